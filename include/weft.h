@@ -1,0 +1,222 @@
+/*
+ * weft: a lock-free work-stealing task runtime with futures.
+ *
+ * Conventions (all functions):
+ *  - Functions that can fail return int: 0 (or a documented non-negative
+ *    value) on success, a negative errno on failure. They never set errno,
+ *    never print, never exit or abort on bad input.
+ *  - -ENOMEM means nothing was queued, nothing leaked, and the caller still
+ *    owns everything it passed.
+ *  - Timeouts are int64_t nanoseconds relative to the call; WEFT_FOREVER
+ *    waits forever and 0 only polls.
+ *  - Every function is thread-safe unless its comment says otherwise.
+ *  - Memory order: everything a thread wrote before weft_submit() (or
+ *    weft_future_then()) happens-before the task body; the task body
+ *    happens-before any weft_future_get()/wait() that sees it done, and
+ *    before its callbacks and continuations run.
+ */
+#ifndef WEFT_H
+#define WEFT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(WEFT_BUILDING)
+#define WEFT_API __attribute__((visibility("default")))
+#else
+#define WEFT_API
+#endif
+
+#define WEFT_FOREVER ((int64_t)-1)
+
+/* Names any code the library returns ("-EINVAL: invalid argument", ...).
+ * Any thread; the string is static. */
+WEFT_API const char *weft_strerror(int err);
+
+/* ------------------------------------------------------------------ */
+/* Pool                                                                 */
+
+typedef struct weft_pool weft_pool;
+
+typedef struct weft_config {
+	size_t size;       /* set by weft_config_init; lets the struct grow */
+	unsigned workers;  /* 0: one per online CPU; at most WEFT_MAX_WORKERS */
+	const char *name;  /* thread-name prefix, default "weft": "weft-0", ...;
+			    * copied by weft_pool_create (at most 10 bytes are
+			    * used, so names fit the kernel's 15) */
+	int64_t spin_ns;   /* how long an idle worker searches before parking;
+			    * < 0: the default (50 us) */
+	bool pin;          /* pin worker i to CPU i mod ncpu */
+	/* Called on each worker thread as it starts / before it exits, with
+	 * its index and hook_ctx. May be NULL. They may not submit to or
+	 * wait on this pool. */
+	void (*on_worker_start)(unsigned index, void *ctx);
+	void (*on_worker_stop)(unsigned index, void *ctx);
+	void *hook_ctx;
+} weft_config;
+
+#define WEFT_MAX_WORKERS 1024u
+
+/* Fills *cfg with the defaults and sets cfg->size. Any thread. */
+WEFT_API void weft_config_init(weft_config *cfg);
+
+/* Creates a pool and starts its workers. cfg may be NULL (defaults); it is
+ * borrowed for the call only. *out receives the pool.
+ * Errors: -EINVAL (out NULL, cfg->size too small or not set by
+ * weft_config_init, workers > WEFT_MAX_WORKERS, spin_ns absurd), -ENOMEM,
+ * -EAGAIN (a worker thread could not be created); on error nothing is left
+ * behind and *out is untouched. Any thread. */
+WEFT_API int weft_pool_create(weft_pool **out, const weft_config *cfg);
+
+#define WEFT_SHUTDOWN_WAIT 1u           /* block until drained and exited */
+#define WEFT_SHUTDOWN_CANCEL_PENDING 2u /* cancel every not-started task */
+
+/* Starts shutdown. After it starts, weft_submit() (and weft_future_then()
+ * on a done future, and weft_map()) from a thread that is not one of this
+ * pool's workers returns -ESHUTDOWN; work created by running tasks is still
+ * accepted while the pool drains, so follow-up chains finish.
+ * WEFT_SHUTDOWN_CANCEL_PENDING: every task that has not started, queued now
+ * or later, completes as WEFT_CANCELLED (its callbacks still run); tasks
+ * queued when the call is made are cancelled before it returns.
+ * WEFT_SHUTDOWN_WAIT: returns once every task, including work spawned while
+ * draining, is done and the workers exited.
+ * Idempotent; a later call may add flags.
+ * Errors: -EINVAL (p NULL or unknown flags), -EDEADLK (WAIT from one of
+ * p's own workers; the other flags still take effect). Any thread. */
+WEFT_API int weft_pool_shutdown(weft_pool *p, unsigned flags);
+
+/* shutdown(WAIT), join, free. Futures the caller still holds stay valid
+ * until released. p is consumed. p NULL: returns 0.
+ * Errors: -EDEADLK when called from one of p's own workers (nothing is
+ * freed). Any other thread. */
+WEFT_API int weft_pool_destroy(weft_pool *p);
+
+/* The number of workers. p borrowed; 0 if p is NULL. Any thread. */
+WEFT_API unsigned weft_pool_workers(const weft_pool *p);
+
+/* 0..n-1 on a worker thread (of any pool), -1 elsewhere. */
+WEFT_API int weft_worker_index(void);
+
+/* The pool whose worker is calling, or NULL off worker threads. */
+WEFT_API weft_pool *weft_current_pool(void);
+
+/* ------------------------------------------------------------------ */
+/* Tasks and futures                                                    */
+
+typedef struct weft_future weft_future;
+typedef void *(*weft_fn)(void *arg);
+
+enum weft_state {
+	WEFT_PENDING,
+	WEFT_RUNNING,
+	WEFT_SUCCEEDED,
+	WEFT_FAILED,
+	WEFT_CANCELLED,
+};
+
+/* Runs fn(arg) on p. On one of p's workers the task goes onto that
+ * worker's own deque; elsewhere it enters through the injection path and
+ * wakes a parked worker if needed. *out receives a new reference (release
+ * it with weft_future_release); out NULL submits a detached task.
+ * Errors: -EINVAL (p or fn NULL), -ESHUTDOWN (shutdown started and the
+ * caller is not one of p's workers), -ENOMEM. Any thread. */
+WEFT_API int weft_submit(weft_pool *p, weft_fn fn, void *arg,
+			 weft_future **out);
+
+/* Called inside a task or continuation: `return weft_fail(EIO);` makes it
+ * complete as WEFT_FAILED with that code (err > 0; a non-positive err is
+ * taken as EINVAL). Returns NULL. Elsewhere it has no effect. */
+WEFT_API void *weft_fail(int err);
+
+/* Waits until f is done. Returns 0 with *result (which may be NULL) for a
+ * succeeded task, -err for a failed one, -ECANCELED for a cancelled one.
+ * On a worker it runs other tasks while it waits; elsewhere it spins
+ * briefly, then sleeps on the future's futex word. result may be NULL.
+ * Errors: -EINVAL (f NULL), -EDEADLK (called from inside f's own task).
+ * f borrowed. Any thread. */
+WEFT_API int weft_future_get(weft_future *f, void **result);
+
+/* Waits until f is done or timeout_ns passes. Returns 0 once done,
+ * -ETIMEDOUT. On a worker it runs other tasks while it waits.
+ * Errors: -EINVAL (f NULL or timeout_ns < -1), -EDEADLK (from inside f's
+ * own task). f borrowed. Any thread. */
+WEFT_API int weft_future_wait(weft_future *f, int64_t timeout_ns);
+
+/* A snapshot of f's state; WEFT_CANCELLED... are final. f NULL: PENDING. */
+WEFT_API enum weft_state weft_future_state(const weft_future *f);
+
+/* True once f succeeded, failed or was cancelled. f NULL: false. */
+WEFT_API bool weft_future_done(const weft_future *f);
+
+/* Cancels f if it has not started. Returns true if f is cancelled (now or
+ * before), false if it is running or finished (or f is NULL). Cancelling
+ * wakes every waiter and runs f's callbacks on the calling thread, and its
+ * continuations see a cancelled antecedent. Any thread. */
+WEFT_API bool weft_future_cancel(weft_future *f);
+
+/* Adds / drops a reference. Releasing never cancels the task. The runtime
+ * never frees results. NULL is ignored. Any thread. */
+WEFT_API void weft_future_retain(weft_future *f);
+WEFT_API void weft_future_release(weft_future *f);
+
+/* ------------------------------------------------------------------ */
+/* Callbacks and continuations                                          */
+
+typedef void (*weft_callback)(weft_future *f, void *ctx);
+typedef void *(*weft_then_fn)(weft_future *antecedent, void *ctx);
+
+/* cb(f, ctx) runs exactly once when f completes in any way, on the thread
+ * that completed (or cancelled) it; callbacks run in registration order. If
+ * f is already done, cb runs at once on the calling thread. Callbacks must
+ * be short and must not block; they may submit, cancel, register callbacks
+ * and continuations, and read f (borrowed, valid during the call).
+ * Errors: -EINVAL (f or cb NULL), -ENOMEM (cb will not run). Any thread. */
+WEFT_API int weft_future_on_done(weft_future *f, weft_callback cb, void *ctx);
+
+#define WEFT_THEN_ON_SUCCESS 1u
+
+/* A continuation: a task that runs fn(f, ctx) on f's pool once f completes
+ * in any way. When f completes on worker W the continuation goes onto W's
+ * deque; when f completes off the workers (or is already done) it enters
+ * through the injection path. fn gets f borrowed; it may read its state
+ * and result. With WEFT_THEN_ON_SUCCESS, a failed or cancelled f passes
+ * its outcome (the same error, or the cancellation) to the continuation's
+ * future without running fn. *out receives a new reference to the
+ * continuation's future; out NULL makes it detached. Chains of any length
+ * run in bounded stack. The continuation holds a reference to f until it
+ * has run.
+ * Errors: -EINVAL (f or fn NULL, unknown flags, or f has no pool),
+ * -ESHUTDOWN (f is done, its pool is shut down and the caller is not one of
+ * its workers), -ENOMEM. Any thread. */
+WEFT_API int weft_future_then(weft_future *f, weft_then_fn fn, void *ctx,
+			      unsigned flags, weft_future **out);
+
+/* ------------------------------------------------------------------ */
+/* Introspection                                                        */
+
+typedef struct weft_stats {
+	uint64_t submitted;      /* tasks and continuations accepted */
+	uint64_t executed;       /* task bodies run */
+	uint64_t stolen;         /* tasks taken from another worker's deque */
+	uint64_t steal_attempts; /* steal calls on other workers' deques */
+	uint64_t injected;       /* tasks that came in from outside a worker */
+	uint64_t parks;          /* times a worker went to sleep */
+	uint64_t wakeups;        /* times a worker was woken to look for work */
+	uint64_t cancelled;      /* tasks that completed as cancelled */
+	uint64_t failed;         /* tasks that completed as failed */
+} weft_stats;
+
+/* Sums the per-worker counters (a snapshot while the pool runs).
+ * Errors: -EINVAL (p or out NULL). Any thread. */
+WEFT_API int weft_pool_stats(const weft_pool *p, weft_stats *out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
