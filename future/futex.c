@@ -1,0 +1,65 @@
+#include "future/futex.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "weft.h"
+
+int weft__futex_wait(_Atomic uint32_t *word, uint32_t expected,
+		     int64_t deadline_ns)
+{
+	struct timespec ts, *tsp = NULL;
+	if (deadline_ns >= 0) {
+		ts.tv_sec = deadline_ns / 1000000000;
+		ts.tv_nsec = deadline_ns % 1000000000;
+		tsp = &ts;
+	}
+	/* FUTEX_WAIT_BITSET takes an absolute CLOCK_MONOTONIC deadline, so a
+	 * retry after EINTR or a spurious wake keeps the same deadline. */
+	long r = syscall(SYS_futex, (void *)(uintptr_t)word,
+			 FUTEX_WAIT_BITSET | FUTEX_PRIVATE_FLAG, expected, tsp,
+			 NULL, FUTEX_BITSET_MATCH_ANY);
+	if (r == 0)
+		return 0;
+	switch (errno) {
+	case EAGAIN:
+	case EINTR:
+	case ETIMEDOUT:
+		return -errno;
+	default:
+		/* EINVAL (a deadline already normalised) or EFAULT cannot
+		 * happen with the words weft passes; report a spurious wake
+		 * and let the caller re-check. */
+		return 0;
+	}
+}
+
+void weft__futex_wake(_Atomic uint32_t *word, int n)
+{
+	/* Private futexes are keyed by address only: a wake on a word whose
+	 * object was just freed at most causes a spurious wake elsewhere.
+	 * weft still keeps a reference across every wake. */
+	syscall(SYS_futex, (void *)(uintptr_t)word, FUTEX_WAKE | FUTEX_PRIVATE_FLAG, n,
+		NULL, NULL, 0);
+}
+
+int64_t weft__now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int64_t weft__deadline(int64_t timeout_ns)
+{
+	if (timeout_ns < 0)
+		return -1;
+	int64_t now = weft__now_ns();
+	if (timeout_ns > INT64_MAX - now)
+		return -1;
+	return now + timeout_ns;
+}

@@ -1,0 +1,38 @@
+/*
+ * Futex waits and wakes on a 32-bit atomic word, and the monotonic clock
+ * the deadlines use. Private futexes only: the words never leave the
+ * process.
+ */
+#ifndef WEFT_FUTEX_H
+#define WEFT_FUTEX_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+/* Sleeps while *word == expected, until woken or until the absolute
+ * CLOCK_MONOTONIC deadline (ns; < 0: none). Returns 0 (woken, or
+ * spuriously), -EAGAIN (*word != expected), -EINTR, -ETIMEDOUT. The caller
+ * re-reads the word and loops: any return may be spurious. */
+int weft__futex_wait(_Atomic uint32_t *word, uint32_t expected,
+		     int64_t deadline_ns);
+
+/* Wakes up to n sleepers on word. */
+void weft__futex_wake(_Atomic uint32_t *word, int n);
+
+/* CLOCK_MONOTONIC in nanoseconds. */
+int64_t weft__now_ns(void);
+
+/* The absolute deadline for a relative timeout: -1 for WEFT_FOREVER. */
+int64_t weft__deadline(int64_t timeout_ns);
+
+/* One spin-wait hint to the CPU. */
+static inline void weft__cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield");
+#endif
+}
+
+#endif

@@ -1,0 +1,341 @@
+/*
+ * Futures: completion, cancellation, listeners (callbacks and
+ * continuations), and the public calls on a single future. The ordering
+ * contract is in future.h.
+ */
+#include "future/future.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stddef.h>
+
+#include "future/futex.h"
+
+/* The task this thread is running (nested when a worker helps while it
+ * waits) and the code its weft_fail() call left. Thread-local, so no
+ * synchronisation. */
+static _Thread_local struct {
+	struct weft_future *task;
+	int fail;
+} tls_exec;
+
+struct weft_future *weft__current_task(void)
+{
+	return tls_exec.task;
+}
+
+void *weft_fail(int err)
+{
+	if (tls_exec.task)
+		tls_exec.fail = err > 0 ? err : EINVAL;
+	return NULL;
+}
+
+void weft__unref(struct weft_future *f)
+{
+	/* (R1) acq_rel: the release orders this holder's uses before the
+	 * decrement; the acquire of the last decrement sees every other
+	 * holder's uses before the object is freed. */
+	if (atomic_fetch_sub_explicit(&f->refs, 1, memory_order_acq_rel) == 1)
+		weft__task_free(f);
+}
+
+/* Delivers the listeners of a future that just became final: callbacks
+ * run here, oldest first; continuations are scheduled. */
+static void deliver(struct weft_future *f)
+{
+	/* (L2) acq_rel: acquire pairs with every registrant's (L1) so the
+	 * nodes' contents are visible; release pairs with the acquire of a
+	 * registrant that finds CLOSED, so it sees the final state. */
+	struct weft_future *n = atomic_exchange_explicit(
+		&f->listeners, WEFT__CLOSED, memory_order_acq_rel);
+	struct weft_future *oldest_first = NULL;
+
+	while (n) {
+		struct weft_future *next = n->link.next;
+		n->link.next = oldest_first;
+		oldest_first = n;
+		n = next;
+	}
+	while (oldest_first) {
+		n = oldest_first;
+		oldest_first = n->link.next;
+		/* relaxed: the kind bits are immutable and were published by
+		 * (L1)/(L2). */
+		uint32_t kind = atomic_load_explicit(&n->state,
+						     memory_order_relaxed);
+		if (kind & WEFT__KIND_CALLBACK) {
+			n->u.cb(f, n->arg);
+			weft__unref(n);
+		} else {
+			weft__schedule_ready(n);
+		}
+	}
+}
+
+/* After the final-state RMW that returned old: wake sleepers, deliver. */
+static void completed(struct weft_future *f, uint32_t old)
+{
+	if (old & WEFT__WAITERS)
+		weft__futex_wake(&f->state, INT_MAX);
+	deliver(f);
+}
+
+bool weft__future_start(struct weft_future *f)
+{
+	/* relaxed: the queue that handed f over published its contents; the
+	 * race with cancel needs only the atomicity of the CAS below. */
+	uint32_t s = atomic_load_explicit(&f->state, memory_order_relaxed);
+	while (weft__state_of(s) == WEFT_PENDING) {
+		/* relaxed: as above; PENDING -> RUNNING publishes nothing. */
+		if (atomic_compare_exchange_weak_explicit(
+			    &f->state, &s, s - WEFT_PENDING + WEFT_RUNNING,
+			    memory_order_relaxed, memory_order_relaxed))
+			return true;
+	}
+	return false;
+}
+
+void weft__future_finish(struct weft_future *f, unsigned final, void *result)
+{
+	f->result = result;
+	/* (C1) release: publishes result and the task body's writes; pairs
+	 * with the waiters' acquire loads (C2). Only the runner writes the
+	 * state bits while RUNNING, so adding the difference is exact and
+	 * keeps the WAITERS bit. */
+	uint32_t old = atomic_fetch_add_explicit(
+		&f->state, final - WEFT_RUNNING, memory_order_release);
+	completed(f, old);
+}
+
+bool weft__future_cancel(struct weft_future *f)
+{
+	/* relaxed: a snapshot to start the CAS loop from. */
+	uint32_t s = atomic_load_explicit(&f->state, memory_order_relaxed);
+	for (;;) {
+		unsigned st = weft__state_of(s);
+		if (st == WEFT_CANCELLED)
+			return true;
+		if (st != WEFT_PENDING)
+			return false;
+		/* (C1) release: the cancellation is a final state; pairs with
+		 * (C2) like a completion. */
+		if (atomic_compare_exchange_weak_explicit(
+			    &f->state, &s,
+			    (s & ~WEFT__STATE_MASK) | WEFT_CANCELLED,
+			    memory_order_release, memory_order_relaxed))
+			break;
+	}
+	completed(f, s);
+	return true;
+}
+
+unsigned weft__future_execute(struct weft_future *f, void **result)
+{
+	/* relaxed: the kind bits are immutable. */
+	uint32_t kind = atomic_load_explicit(&f->state, memory_order_relaxed);
+	struct weft_future *saved = tls_exec.task;
+	int saved_fail = tls_exec.fail;
+	void *r;
+
+	if (kind & WEFT__KIND_THEN) {
+		struct weft_future *a = f->antecedent;
+		/* (C2) acquire: pairs with the antecedent's (C1), so its
+		 * result is visible here and to fn. */
+		uint32_t as = atomic_load_explicit(&a->state,
+						   memory_order_acquire);
+		if ((kind & WEFT__ON_SUCCESS) &&
+		    weft__state_of(as) != WEFT_SUCCEEDED) {
+			*result = a->result;
+			return weft__state_of(as);
+		}
+		tls_exec.task = f;
+		tls_exec.fail = 0;
+		r = f->u.then_fn(a, f->arg);
+	} else {
+		tls_exec.task = f;
+		tls_exec.fail = 0;
+		r = f->u.fn(f->arg);
+	}
+	unsigned final = WEFT_SUCCEEDED;
+	if (tls_exec.fail) {
+		final = WEFT_FAILED;
+		r = (void *)(intptr_t)tls_exec.fail;
+	}
+	tls_exec.task = saved;
+	tls_exec.fail = saved_fail;
+	*result = r;
+	return final;
+}
+
+void weft__future_retire(struct weft_future *f)
+{
+	/* relaxed: the kind bits are immutable. */
+	if (atomic_load_explicit(&f->state, memory_order_relaxed) &
+	    WEFT__KIND_THEN)
+		weft__unref(f->antecedent);
+	weft__unref(f);
+}
+
+int weft__future_sleep(struct weft_future *f, int64_t deadline_ns)
+{
+	/* (C2) acquire: pairs with (C1). */
+	uint32_t s = atomic_load_explicit(&f->state, memory_order_acquire);
+	while (!weft__is_final(s)) {
+		/* Announce the sleeper before sleeping: the completer's RMW
+		 * (C1) then sees WAITERS and wakes, or this CAS fails because
+		 * the state moved and the loop re-checks. */
+		if (!(s & WEFT__WAITERS)) {
+			/* (C2) acquire: on failure s may be final; pairs
+			 * with (C1). Setting WAITERS publishes nothing. */
+			if (!atomic_compare_exchange_weak_explicit(
+				    &f->state, &s, s | WEFT__WAITERS,
+				    memory_order_acquire, memory_order_acquire))
+				continue;
+			s |= WEFT__WAITERS;
+		}
+		int r = weft__futex_wait(&f->state, s, deadline_ns);
+		/* (C2) acquire: pairs with (C1). */
+		s = atomic_load_explicit(&f->state, memory_order_acquire);
+		if (r == -ETIMEDOUT && !weft__is_final(s))
+			return -ETIMEDOUT;
+	}
+	return 0;
+}
+
+/* Pushes node n onto f's listener stack. False if f is already complete
+ * (the stack is CLOSED); n is then untouched. */
+static bool listener_push(struct weft_future *f, struct weft_future *n)
+{
+	/* acquire: if this reads CLOSED, pairs with (L2) so the caller sees
+	 * f's final state and result. */
+	struct weft_future *head =
+		atomic_load_explicit(&f->listeners, memory_order_acquire);
+	do {
+		if (head == WEFT__CLOSED)
+			return false;
+		n->link.next = head;
+		/* (L1) release: publishes n's contents to the completer's
+		 * (L2); acquire on failure for the same reason as above. */
+	} while (!atomic_compare_exchange_weak_explicit(
+		&f->listeners, &head, n, memory_order_release,
+		memory_order_acquire));
+	return true;
+}
+
+/*
+ * The public calls.
+ */
+
+enum weft_state weft_future_state(const weft_future *f)
+{
+	if (!f)
+		return WEFT_PENDING;
+	/* (C2) acquire: pairs with (C1); a caller that sees a final state
+	 * also sees the task body's writes. */
+	return (enum weft_state)weft__state_of(
+		atomic_load_explicit(&f->state, memory_order_acquire));
+}
+
+bool weft_future_done(const weft_future *f)
+{
+	return weft_future_state(f) >= WEFT_SUCCEEDED;
+}
+
+bool weft_future_cancel(weft_future *f)
+{
+	return f ? weft__future_cancel(f) : false;
+}
+
+void weft_future_retain(weft_future *f)
+{
+	if (f)
+		weft__ref(f);
+}
+
+void weft_future_release(weft_future *f)
+{
+	if (f)
+		weft__unref(f);
+}
+
+int weft_future_wait(weft_future *f, int64_t timeout_ns)
+{
+	if (!f || timeout_ns < WEFT_FOREVER)
+		return -EINVAL;
+	if (weft_future_done(f))
+		return 0;
+	if (f == tls_exec.task)
+		return -EDEADLK;
+	if (timeout_ns == 0)
+		return -ETIMEDOUT;
+	return weft__wait_final(f, weft__deadline(timeout_ns));
+}
+
+int weft_future_get(weft_future *f, void **result)
+{
+	if (!f)
+		return -EINVAL;
+	int err = weft_future_wait(f, WEFT_FOREVER);
+	if (err)
+		return err;
+	/* (C2) acquire: pairs with (C1); result is read after it. */
+	uint32_t s = atomic_load_explicit(&f->state, memory_order_acquire);
+	switch (weft__state_of(s)) {
+	case WEFT_SUCCEEDED:
+		if (result)
+			*result = f->result;
+		return 0;
+	case WEFT_FAILED:
+		return -(int)(intptr_t)f->result;
+	default:
+		return -ECANCELED;
+	}
+}
+
+int weft_future_on_done(weft_future *f, weft_callback cb, void *ctx)
+{
+	if (!f || !cb)
+		return -EINVAL;
+	struct weft_future *n = weft__task_alloc();
+	if (!n)
+		return -ENOMEM;
+	weft__future_init(n, NULL, WEFT__KIND_CALLBACK, 1);
+	n->u.cb = cb;
+	n->arg = ctx;
+	if (!listener_push(f, n)) {
+		weft__task_free(n);
+		cb(f, ctx);
+	}
+	return 0;
+}
+
+int weft_future_then(weft_future *f, weft_then_fn fn, void *ctx,
+		     unsigned flags, weft_future **out)
+{
+	if (!f || !fn || (flags & ~WEFT_THEN_ON_SUCCESS) || !f->pool)
+		return -EINVAL;
+	struct weft_future *c = weft__task_alloc();
+	if (!c)
+		return -ENOMEM;
+	uint32_t kind = WEFT__KIND_THEN |
+			(flags & WEFT_THEN_ON_SUCCESS ? WEFT__ON_SUCCESS : 0);
+	/* One reference for the listener stack (then the queue), one for
+	 * the caller's handle. */
+	weft__future_init(c, f->pool, kind, out ? 2 : 1);
+	c->u.then_fn = fn;
+	c->arg = ctx;
+	c->antecedent = f;
+	weft__ref(f);
+	if (!listener_push(f, c)) {
+		int err = weft__schedule_new(c);
+		if (err) {
+			weft__unref(f);
+			weft__task_free(c);
+			return err;
+		}
+	}
+	if (out)
+		*out = c;
+	return 0;
+}

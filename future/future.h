@@ -1,0 +1,173 @@
+/*
+ * The task object. A task and its future are one 64-byte object: the pool
+ * runs it, users hold references to it, and other tasks wait on it.
+ *
+ * READ this first: the ordering contract.
+ *
+ * state (the futex word)
+ *   bits 0-2  the enum weft_state value
+ *   bit  3    WAITERS: someone may sleep in futex_wait on this word
+ *   bits 4-6  the kind and flags; written before the object is shared,
+ *             never changed after
+ *   Transitions: PENDING -> RUNNING (the runner's CAS), PENDING ->
+ *   CANCELLED (cancel's CAS), RUNNING -> final (the runner's fetch_add, the
+ *   only writer while RUNNING). A final state never changes.
+ *   (C1) The transition to a final state is a release RMW; waiters load
+ *   state with acquire (C2) and so see the result and everything the task
+ *   body wrote. The completer issues FUTEX_WAKE only if the RMW saw
+ *   WAITERS, and it still holds a reference then, so the word outlives the
+ *   wake.
+ *
+ * listeners (a Treiber stack of callback nodes and continuations)
+ *   Registration CASes a node in with release (L1); completion exchanges
+ *   the stack for CLOSED with acq_rel (L2), so it sees every node's
+ *   contents and a registrant that finds CLOSED sees the final state and
+ *   result (the exchange comes after the final-state RMW). Completion runs
+ *   the nodes oldest first, so callbacks run in registration order. A
+ *   registrant that finds CLOSED runs its callback itself, at once.
+ *
+ * refs
+ *   One reference per user handle, one for the queue (or listener list)
+ *   the task sits in until it has run or been discarded, one per
+ *   continuation that reads it as its antecedent. Increment relaxed (a
+ *   holder already keeps the object alive); decrement acq_rel (R1), so the
+ *   thread that frees sees every other holder's last use.
+ */
+#ifndef WEFT_FUTURE_H
+#define WEFT_FUTURE_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <urcu/wfcqueue.h>
+
+#include "weft.h"
+
+#define WEFT__STATE_MASK 7u
+#define WEFT__WAITERS 8u
+/* Kinds (immutable bits). A plain task has none of them. */
+#define WEFT__KIND_THEN 16u     /* a continuation: antecedent is set */
+#define WEFT__KIND_CALLBACK 32u /* an on_done node, never scheduled */
+#define WEFT__ON_SUCCESS 64u    /* with KIND_THEN: WEFT_THEN_ON_SUCCESS */
+
+/* The sentinel that closes a completed future's listener stack. */
+#define WEFT__CLOSED ((struct weft_future *)(uintptr_t)1)
+
+struct weft_future {
+	/* The futex word; see the contract above. Written by the runner, by
+	 * cancellers (CAS) and by waiters (CAS of WAITERS); read by anyone
+	 * holding a reference. */
+	_Atomic uint32_t state;
+	/* Written and read by every reference holder (R1). */
+	_Atomic uint32_t refs;
+	union {
+		weft_fn fn;            /* plain task */
+		weft_then_fn then_fn;  /* KIND_THEN */
+		weft_callback cb;      /* KIND_CALLBACK */
+	} u;
+	void *arg;                     /* fn's argument or ctx; immutable */
+	/* The result, or the error code of a failed task as an intptr_t.
+	 * Written by the runner before (C1); read after (C2) or (L2). */
+	void *result;
+	/* The listener stack; see (L1), (L2). Written by registrants (CAS)
+	 * and the completer (exchange); read by both. */
+	_Atomic(struct weft_future *) listeners;
+	weft_pool *pool;               /* immutable; NULL for callback nodes */
+	/* KIND_THEN: the future it follows (holds a reference on it).
+	 * KIND_CALLBACK: unused. */
+	struct weft_future *antecedent;
+	/* One link, used by whichever single list the object is on: an
+	 * injection queue, a listener stack, a free list. */
+	union {
+		struct cds_wfcq_node qnode;
+		struct weft_future *next;
+	} link;
+};
+
+static inline unsigned weft__state_of(uint32_t s)
+{
+	return s & WEFT__STATE_MASK;
+}
+
+static inline bool weft__is_final(uint32_t s)
+{
+	return weft__state_of(s) >= WEFT_SUCCEEDED;
+}
+
+/* The caller holds a reference and wants another one for someone else. */
+static inline void weft__ref(struct weft_future *f)
+{
+	/* relaxed: the caller's own reference keeps f alive (R1 contract). */
+	atomic_fetch_add_explicit(&f->refs, 1, memory_order_relaxed);
+}
+
+/* Drops a reference; frees f with the last one. */
+void weft__unref(struct weft_future *f);
+
+/* Initialises a fresh object (not yet shared) of the given kind bits. */
+static inline void weft__future_init(struct weft_future *f, weft_pool *p,
+				     uint32_t kind, uint32_t refs)
+{
+	/* relaxed (all three): f is not shared yet; whoever shares it does so
+	 * with a release operation (queue publication or (L1)). */
+	atomic_init(&f->state, WEFT_PENDING | kind);
+	atomic_init(&f->refs, refs);
+	atomic_init(&f->listeners, NULL);
+	f->pool = p;
+	f->antecedent = NULL;
+	f->result = NULL;
+}
+
+/*
+ * Completion, for the runtime.
+ */
+
+/* The runner moves f from PENDING to RUNNING. False if f was cancelled
+ * first (the runner then only drops its reference). */
+bool weft__future_start(struct weft_future *f);
+
+/* The runner completes f (RUNNING) as final (SUCCEEDED, FAILED with
+ * result holding the code, or CANCELLED), wakes its waiters and delivers
+ * its listeners. The caller holds a reference. */
+void weft__future_finish(struct weft_future *f, unsigned final, void *result);
+
+/* Cancels a PENDING f (any kind); the caller holds a reference. */
+bool weft__future_cancel(struct weft_future *f);
+
+/* Runs a plain task or continuation the runner has started: returns the
+ * final state and sets *result. */
+unsigned weft__future_execute(struct weft_future *f, void **result);
+
+/* Drops the reference of the queue that held f, after f ran or was found
+ * cancelled; a continuation also drops its antecedent. */
+void weft__future_retire(struct weft_future *f);
+
+/* Sleeps on f's futex word until f is final or the CLOCK_MONOTONIC
+ * deadline (ns, < 0: none) passes: 0 or -ETIMEDOUT. Any thread. */
+int weft__future_sleep(struct weft_future *f, int64_t deadline_ns);
+
+/*
+ * The narrow interface future/ needs from the runtime (runtime/ implements
+ * it).
+ */
+
+/* A fresh 64-byte object, or NULL. Any thread. */
+struct weft_future *weft__task_alloc(void);
+/* Returns an object whose last reference is gone. Any thread. */
+void weft__task_free(struct weft_future *f);
+/* Schedules a continuation whose antecedent has completed. Never fails:
+ * if the pool can no longer run it, it is cancelled. Any thread. */
+void weft__schedule_ready(struct weft_future *c);
+/* Schedules a continuation registered on an already-done antecedent, as a
+ * new submission from the calling thread: 0, or -ESHUTDOWN when the
+ * caller is not one of the pool's workers and the pool is shut down. */
+int weft__schedule_new(struct weft_future *c);
+/* Waits until f is final or the CLOCK_MONOTONIC deadline (ns, < 0: none)
+ * passes, helping with other tasks when called on a worker of f's pool.
+ * Returns 0 or -ETIMEDOUT. */
+int weft__wait_final(struct weft_future *f, int64_t deadline_ns);
+/* The task the calling thread is running, or NULL. */
+struct weft_future *weft__current_task(void);
+
+#endif

@@ -1,0 +1,142 @@
+/*
+ * The pool and its workers: the structures runtime/ shares between its
+ * files.
+ *
+ * READ this first: the ordering contract of the pool-wide words.
+ *
+ * gate (submissions from outside the workers)
+ *   bit 0  SHUTDOWN: no new external submissions
+ *   bit 1  EXITED: the pool drained and its workers exit; nothing may be
+ *          injected any more
+ *   bits 2+ the number of injections in flight
+ *   An injector adds one in-flight count with acquire (G1), checks the
+ *   bits, enqueues, and drops the count with release (G2). The last idle
+ *   worker sets EXITED with an acq_rel CAS that requires no injection in
+ *   flight (G3), so every injection either finished its enqueue before
+ *   (G3), and the worker's re-check after (G3) finds it, or sees EXITED.
+ *
+ * idle (parking), searching in bits 0-15, sleepers in bits 16-31
+ *   A worker that runs out of work becomes a searcher (if fewer than half
+ *   the workers search), then a sleeper: it moves its count from searching
+ *   to sleepers (P1), reads the epoch (P2), re-checks every queue, and
+ *   sleeps on epoch only if they are all empty. A submitter publishes its
+ *   task, then (N1) fences, reads idle, and wakes one sleeper (bump epoch,
+ *   FUTEX_WAKE 1) only if nobody searches. The fence and the seq_cst RMW
+ *   (P1) order "publish; read idle" against "announce; re-check", so either
+ *   the submitter sees the sleeper (and the epoch bump makes its futex
+ *   wait fail or wakes it) or the sleeper's re-check sees the task: no lost
+ *   wake-up. A searcher that finds work and was the last searcher wakes
+ *   one more sleeper, so a burst ramps up one worker at a time with no
+ *   thundering herd.
+ */
+#ifndef WEFT_RUNTIME_INTERNAL_H
+#define WEFT_RUNTIME_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <urcu/wfcqueue.h>
+
+#include "deque/deque.h"
+#include "future/future.h"
+#include "weft.h"
+
+#define WEFT__GATE_SHUTDOWN 1u
+#define WEFT__GATE_EXITED 2u
+#define WEFT__GATE_ONE 4u
+
+#define WEFT__IDLE_SEARCHING 1u
+#define WEFT__IDLE_SLEEPER (1u << 16)
+
+/* Per-worker counters: written by their worker only (relaxed load + store,
+ * no RMW), read by weft_pool_stats (relaxed; a snapshot). */
+struct weft__counters {
+	_Atomic uint64_t submitted, executed, stolen, steal_attempts, injected,
+		parks, wakeups, cancelled, failed;
+};
+
+struct weft__worker {
+	struct weft__deque deque;
+	/* The injection queue: any thread enqueues (wait-free); dequeuers
+	 * hold inject_lock. */
+	_Alignas(64) struct __cds_wfcq_head inject_head;
+	_Alignas(64) struct cds_wfcq_tail inject_tail;
+	/* Taken with try-lock semantics by whoever dequeues from this
+	 * worker's injection queue (the owner, thieves, the shutdown drain):
+	 * the wfcq dequeue needs mutual exclusion among dequeuers. */
+	_Alignas(64) _Atomic bool inject_lock;
+	/* The rest is written by the owner only. */
+	weft_pool *pool;
+	unsigned index;
+	unsigned local_run;             /* tasks since the last inject check */
+	uint64_t rng;                   /* victim selection */
+	struct weft_future *free_list;  /* cached task objects */
+	unsigned free_count;
+	pthread_t thread;
+	bool started;
+	struct weft__counters stats;
+};
+
+struct weft_pool {
+	unsigned nworkers;
+	struct weft__worker *workers;
+	int64_t spin_ns;
+	/* See the contract above. */
+	_Alignas(64) _Atomic uint64_t gate;
+	/* Set once by shutdown(CANCEL_PENDING); read by workers before they
+	 * start a task (relaxed: a task that slips past a concurrent shutdown
+	 * had not been cancelled yet, which is allowed). */
+	_Atomic bool cancel_pending;
+	/* See the contract above. */
+	_Alignas(64) _Atomic uint32_t idle;
+	/* The parking futex word; bumped by notifiers and at exit. */
+	_Atomic uint32_t epoch;
+	/* Workers that have left their loop (written by each worker as it
+	 * exits; read by create's failure path). */
+	_Atomic uint32_t exited;
+	pthread_mutex_t join_lock;
+	bool joined;                    /* under join_lock */
+	bool pin;
+	void (*on_worker_start)(unsigned index, void *ctx);
+	void (*on_worker_stop)(unsigned index, void *ctx);
+	void *hook_ctx;
+	char name[11];
+};
+
+/* The worker the calling thread is, or NULL. */
+struct weft__worker *weft__self(void);
+
+/* The calling thread's worker if it belongs to p, else NULL. */
+static inline struct weft__worker *weft__self_in(const weft_pool *p)
+{
+	struct weft__worker *w = weft__self();
+	return w && w->pool == p ? w : NULL;
+}
+
+static inline void weft__count(_Atomic uint64_t *c)
+{
+	/* relaxed: only the owning worker writes its counters; readers take
+	 * a snapshot. */
+	atomic_store_explicit(
+		c, atomic_load_explicit(c, memory_order_relaxed) + 1,
+		memory_order_relaxed);
+}
+
+/* worker.c */
+void *weft__worker_main(void *arg);
+void weft__notify(weft_pool *p);
+void weft__wake_all(weft_pool *p);
+void weft__run(struct weft__worker *w, struct weft_future *t);
+
+/* inject.c */
+void weft__inject(struct weft__worker *target, struct weft_future *t);
+struct weft_future *weft__inject_pop(struct weft__worker *w);
+bool weft__inject_empty(struct weft__worker *w);
+int weft__inject_external(weft_pool *p, struct weft_future *t, bool user);
+
+/* task_alloc.c */
+void weft__free_list_drain(struct weft__worker *w);
+
+#endif

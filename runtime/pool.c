@@ -1,0 +1,290 @@
+/*
+ * Pools: configuration, creation, shutdown, destruction, introspection.
+ * A pool owns its workers; there is no global runtime state.
+ */
+#include <errno.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <urcu/urcu-qsbr.h>
+
+#include "runtime/alloc.h"
+#include "runtime/internal.h"
+
+#define DEFAULT_SPIN_NS 50000
+#define MAX_SPIN_NS 1000000000
+#define INITIAL_DEQUE_CAPACITY 256
+
+#ifdef WEFT_TSAN
+/* liburcu 0.13's grace periods are invisible to ThreadSanitizer. */
+#define DEQUE_RECLAIM WEFT__RECLAIM_AT_DESTROY
+#else
+#define DEQUE_RECLAIM WEFT__RECLAIM_QSBR
+#endif
+
+void weft_config_init(weft_config *cfg)
+{
+	if (!cfg)
+		return;
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->size = sizeof(*cfg);
+	cfg->name = "weft";
+	cfg->spin_ns = DEFAULT_SPIN_NS;
+}
+
+static unsigned online_cpus(void)
+{
+	cpu_set_t set;
+	if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0)
+		return (unsigned)CPU_COUNT(&set);
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n > 0 ? (unsigned)n : 1;
+}
+
+static int apply_config(weft_pool *p, const weft_config *cfg)
+{
+	weft_config defaults;
+	if (!cfg) {
+		weft_config_init(&defaults);
+		cfg = &defaults;
+	}
+	if (cfg->size < sizeof(weft_config) || cfg->workers > WEFT_MAX_WORKERS ||
+	    cfg->spin_ns > MAX_SPIN_NS)
+		return -EINVAL;
+	p->nworkers = cfg->workers ? cfg->workers : online_cpus();
+	if (p->nworkers > WEFT_MAX_WORKERS)
+		p->nworkers = WEFT_MAX_WORKERS;
+	p->spin_ns = cfg->spin_ns < 0 ? DEFAULT_SPIN_NS : cfg->spin_ns;
+	p->pin = cfg->pin;
+	p->on_worker_start = cfg->on_worker_start;
+	p->on_worker_stop = cfg->on_worker_stop;
+	p->hook_ctx = cfg->hook_ctx;
+	snprintf(p->name, sizeof(p->name), "%s",
+		 cfg->name && cfg->name[0] ? cfg->name : "weft");
+	return 0;
+}
+
+static void free_workers(weft_pool *p, unsigned initialised)
+{
+	for (unsigned i = 0; i < initialised; i++)
+		weft__deque_destroy(&p->workers[i].deque);
+	weft__free(p->workers);
+}
+
+static int init_workers(weft_pool *p)
+{
+	p->workers = weft__aligned_alloc(64, p->nworkers * sizeof(*p->workers));
+	if (!p->workers)
+		return -ENOMEM;
+	memset(p->workers, 0, p->nworkers * sizeof(*p->workers));
+	for (unsigned i = 0; i < p->nworkers; i++) {
+		struct weft__worker *w = &p->workers[i];
+		int err = weft__deque_init(&w->deque, INITIAL_DEQUE_CAPACITY,
+					   DEQUE_RECLAIM);
+		if (err) {
+			free_workers(p, i);
+			return err;
+		}
+		__cds_wfcq_init(&w->inject_head, &w->inject_tail);
+		/* relaxed: not shared until the threads start. */
+		atomic_init(&w->inject_lock, false);
+		w->pool = p;
+		w->index = i;
+		w->rng = 0x9E3779B97F4A7C15ull * (i + 1);
+	}
+	return 0;
+}
+
+static void *worker_thread(void *arg)
+{
+	struct weft__worker *w = arg;
+	weft_pool *p = w->pool;
+	char name[16];
+
+	snprintf(name, sizeof(name), "%s-%u", p->name, w->index);
+	pthread_setname_np(pthread_self(), name);
+	if (p->pin) {
+		cpu_set_t set;
+		CPU_ZERO(&set);
+		CPU_SET(w->index % online_cpus(), &set);
+		pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+	}
+	return weft__worker_main(w);
+}
+
+static void join_workers(weft_pool *p)
+{
+	pthread_mutex_lock(&p->join_lock);
+	if (!p->joined) {
+		for (unsigned i = 0; i < p->nworkers; i++)
+			if (p->workers[i].started)
+				pthread_join(p->workers[i].thread, NULL);
+		p->joined = true;
+	}
+	pthread_mutex_unlock(&p->join_lock);
+}
+
+int weft_pool_create(weft_pool **out, const weft_config *cfg)
+{
+	if (!out)
+		return -EINVAL;
+	weft_pool *p = weft__aligned_alloc(64, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	memset(p, 0, sizeof(*p));
+	int err = apply_config(p, cfg);
+	if (!err)
+		err = init_workers(p);
+	if (err) {
+		weft__free(p);
+		return err;
+	}
+	/* relaxed (all): nothing is shared until pthread_create, which
+	 * orders these stores before the workers start. */
+	atomic_init(&p->gate, 0);
+	atomic_init(&p->cancel_pending, false);
+	atomic_init(&p->idle, 0);
+	atomic_init(&p->epoch, 0);
+	pthread_mutex_init(&p->join_lock, NULL);
+
+	for (unsigned i = 0; i < p->nworkers; i++) {
+		struct weft__worker *w = &p->workers[i];
+		err = -pthread_create(&w->thread, NULL, worker_thread, w);
+		if (err) {
+			/* No task exists yet: close the gate at once and let
+			 * the started workers leave. */
+			/* relaxed: the workers re-read the gate after the
+			 * wake below (seq_cst epoch bump). */
+			atomic_store_explicit(&p->gate,
+					      WEFT__GATE_SHUTDOWN |
+						      WEFT__GATE_EXITED,
+					      memory_order_relaxed);
+			weft__wake_all(p);
+			join_workers(p);
+			pthread_mutex_destroy(&p->join_lock);
+			free_workers(p, p->nworkers);
+			weft__free(p);
+			return err;
+		}
+		w->started = true;
+	}
+	*out = p;
+	return 0;
+}
+
+/* Cancels every task waiting in the injection queues (the workers cancel
+ * what they find in their deques). */
+static void cancel_injected(weft_pool *p)
+{
+	bool again = true;
+	while (again) {
+		again = false;
+		for (unsigned i = 0; i < p->nworkers; i++) {
+			struct weft_future *t;
+			while ((t = weft__inject_pop(&p->workers[i]))) {
+				weft__future_cancel(t);
+				weft__future_retire(t);
+				again = true;
+			}
+		}
+	}
+}
+
+int weft_pool_shutdown(weft_pool *p, unsigned flags)
+{
+	if (!p || (flags & ~(WEFT_SHUTDOWN_WAIT | WEFT_SHUTDOWN_CANCEL_PENDING)))
+		return -EINVAL;
+	if (flags & WEFT_SHUTDOWN_CANCEL_PENDING)
+		/* relaxed: see cancel_pending in internal.h. */
+		atomic_store_explicit(&p->cancel_pending, true,
+				      memory_order_relaxed);
+	/* relaxed: the flag's effect on injectors needs only the atomicity
+	 * of the gate word (G1); the wake below orders it for workers. */
+	atomic_fetch_or_explicit(&p->gate, WEFT__GATE_SHUTDOWN,
+				 memory_order_relaxed);
+	if ((flags & WEFT_SHUTDOWN_CANCEL_PENDING) && !weft__self_in(p))
+		cancel_injected(p);
+	weft__wake_all(p);
+	if (!(flags & WEFT_SHUTDOWN_WAIT))
+		return 0;
+	if (weft__self_in(p))
+		return -EDEADLK;
+	join_workers(p);
+	return 0;
+}
+
+int weft_pool_destroy(weft_pool *p)
+{
+	if (!p)
+		return 0;
+	if (weft__self_in(p))
+		return -EDEADLK;
+	weft_pool_shutdown(p, WEFT_SHUTDOWN_WAIT);
+	/* Retired deque buffers handed to call_rcu are freed before the
+	 * pool's memory goes. Never called on a worker (checked above). */
+#ifndef WEFT_TSAN
+	urcu_qsbr_barrier();
+#endif
+	pthread_mutex_destroy(&p->join_lock);
+	free_workers(p, p->nworkers);
+	weft__free(p);
+	return 0;
+}
+
+unsigned weft_pool_workers(const weft_pool *p)
+{
+	return p ? p->nworkers : 0;
+}
+
+int weft_pool_stats(const weft_pool *p, weft_stats *out)
+{
+	if (!p || !out)
+		return -EINVAL;
+	memset(out, 0, sizeof(*out));
+	for (unsigned i = 0; i < p->nworkers; i++) {
+		const struct weft__counters *c = &p->workers[i].stats;
+		/* relaxed (all): a snapshot of counters each written by one
+		 * worker. */
+#define SUM(field)                                                            \
+	out->field += atomic_load_explicit(&c->field, memory_order_relaxed)
+		SUM(submitted);
+		SUM(executed);
+		SUM(stolen);
+		SUM(steal_attempts);
+		SUM(injected);
+		SUM(parks);
+		SUM(wakeups);
+		SUM(cancelled);
+		SUM(failed);
+#undef SUM
+	}
+	return 0;
+}
+
+const char *weft_strerror(int err)
+{
+	switch (err) {
+	case 0:
+		return "success";
+	case -EINVAL:
+		return "invalid argument";
+	case -ENOMEM:
+		return "out of memory";
+	case -ESHUTDOWN:
+		return "the pool is shut down";
+	case -ETIMEDOUT:
+		return "timed out";
+	case -ECANCELED:
+		return "the future was cancelled";
+	case -EDEADLK:
+		return "the call would wait for itself";
+	case -EPIPE:
+		return "the pipeline is closed";
+	case -EAGAIN:
+		return "resource temporarily unavailable";
+	}
+	const char *s = err < 0 ? strerrordesc_np(-err) : NULL;
+	return s ? s : "unknown error";
+}

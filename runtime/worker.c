@@ -1,0 +1,384 @@
+/*
+ * The worker: its scheduling loop, stealing, searching, parking, running
+ * a task, and helping while it waits on a future. The parking and gate
+ * protocols are described in internal.h.
+ *
+ * Loop: own deque (LIFO) -> own injection queue (first, every
+ * INJECT_EVERY local tasks, so external work is never starved) -> random
+ * victims' deques and injection queues -> search for spin_ns -> park.
+ * Each turn reports an RCU quiescent state; a worker is RCU-offline while
+ * it sleeps.
+ */
+#include <errno.h>
+#include <limits.h>
+
+#include <urcu/urcu-qsbr.h>
+
+#include "future/futex.h"
+#include "runtime/internal.h"
+
+#define INJECT_EVERY 61u
+#define STEAL_RETRIES 4
+/* A worker that waits on a future with nothing to run sleeps at most this
+ * long before it looks at the queues again: work injected into its queue
+ * while it sleeps does not wake it (only parked workers are woken). */
+#define HELP_SLEEP_NS 1000000
+/* How long a thread that is not a worker spins on a future before it
+ * sleeps: a little more than a parked worker's wake-up, so a short task
+ * completes without a second futex round trip. */
+#define EXTERNAL_SPIN_NS 20000
+
+static _Thread_local struct weft__worker *tls_self;
+
+struct weft__worker *weft__self(void)
+{
+	return tls_self;
+}
+
+int weft_worker_index(void)
+{
+	return tls_self ? (int)tls_self->index : -1;
+}
+
+weft_pool *weft_current_pool(void)
+{
+	return tls_self ? tls_self->pool : NULL;
+}
+
+/*
+ * Waking.
+ */
+
+static void wake(weft_pool *p, int n)
+{
+	/* (N2) seq_cst: the epoch change makes a sleeper's futex wait (on
+	 * the key it read at (P2)) fail or wake; ordered after (N1). */
+	atomic_fetch_add_explicit(&p->epoch, 1, memory_order_seq_cst);
+	weft__futex_wake(&p->epoch, n);
+}
+
+void weft__notify(weft_pool *p)
+{
+	/* (N1) seq_cst fence: orders the caller's publication of a task
+	 * before the load of idle below; pairs with (P1), the sleeper's
+	 * seq_cst RMW before its re-check. Litmus: submitter "publish; F;
+	 * r1 = idle", sleeper "idle += SLEEPER; r2 = queues": r1 missing the
+	 * sleeper and r2 missing the task cannot both happen. */
+	atomic_thread_fence(memory_order_seq_cst);
+	/* relaxed: ordered by the fence (N1) above. */
+	uint32_t idle = atomic_load_explicit(&p->idle, memory_order_relaxed);
+	if (idle >= WEFT__IDLE_SLEEPER && !(idle & (WEFT__IDLE_SLEEPER - 1)))
+		wake(p, 1);
+}
+
+void weft__wake_all(weft_pool *p)
+{
+	wake(p, INT_MAX);
+}
+
+/*
+ * Finding work.
+ */
+
+static uint64_t next_random(struct weft__worker *w)
+{
+	/* xorshift64 */
+	uint64_t x = w->rng;
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	return w->rng = x;
+}
+
+static struct weft_future *pop_injected(struct weft__worker *w,
+					struct weft__worker *from)
+{
+	struct weft_future *t = weft__inject_pop(from);
+	if (t) {
+		weft__count(&w->stats.injected);
+		weft__count(&w->stats.submitted);
+	}
+	return t;
+}
+
+static struct weft_future *steal_from(struct weft__worker *w,
+				      struct weft__worker *v)
+{
+	for (int i = 0; i < STEAL_RETRIES; i++) {
+		void *x;
+		weft__count(&w->stats.steal_attempts);
+		enum weft__steal_result r = weft__deque_steal(&v->deque, &x);
+		if (r == WEFT__STEAL_OK) {
+			weft__count(&w->stats.stolen);
+			return x;
+		}
+		if (r == WEFT__STEAL_EMPTY)
+			break;
+	}
+	return pop_injected(w, v);
+}
+
+static struct weft_future *steal(struct weft__worker *w)
+{
+	weft_pool *p = w->pool;
+	unsigned n = p->nworkers;
+	if (n == 1)
+		return NULL;
+	unsigned start = (unsigned)(next_random(w) % n);
+	for (unsigned i = 0; i < n; i++) {
+		struct weft__worker *v = &p->workers[(start + i) % n];
+		if (v == w)
+			continue;
+		struct weft_future *t = steal_from(w, v);
+		if (t)
+			return t;
+	}
+	return NULL;
+}
+
+static struct weft_future *find_work(struct weft__worker *w)
+{
+	struct weft_future *t;
+	if (++w->local_run >= INJECT_EVERY) {
+		w->local_run = 0;
+		t = pop_injected(w, w);
+		if (t)
+			return t;
+	}
+	t = weft__deque_take(&w->deque);
+	if (t)
+		return t;
+	t = pop_injected(w, w);
+	if (t)
+		return t;
+	return steal(w);
+}
+
+/* Conservative: true if any queue of the pool may hold a task. */
+static bool pool_has_work(weft_pool *p)
+{
+	for (unsigned i = 0; i < p->nworkers; i++) {
+		struct weft__worker *v = &p->workers[i];
+		if (weft__deque_size(&v->deque) > 0 || !weft__inject_empty(v))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Running.
+ */
+
+void weft__run(struct weft__worker *w, struct weft_future *t)
+{
+	/* relaxed: see cancel_pending in internal.h. */
+	if (atomic_load_explicit(&w->pool->cancel_pending,
+				 memory_order_relaxed))
+		weft__future_cancel(t);
+	if (!weft__future_start(t)) {
+		weft__count(&w->stats.cancelled);
+		weft__future_retire(t);
+		return;
+	}
+	void *result;
+	unsigned final = weft__future_execute(t, &result);
+	weft__count(&w->stats.executed);
+	if (final == WEFT_FAILED)
+		weft__count(&w->stats.failed);
+	else if (final == WEFT_CANCELLED)
+		weft__count(&w->stats.cancelled);
+	weft__future_finish(t, final, result);
+	weft__future_retire(t);
+}
+
+/*
+ * Searching and parking.
+ */
+
+static uint32_t idle_add(weft_pool *p, uint32_t delta)
+{
+	/* (P1) seq_cst: moving between searching, sleeping and working is
+	 * ordered against (N1) in notify; see internal.h. */
+	return atomic_fetch_add_explicit(&p->idle, delta,
+					 memory_order_seq_cst) +
+	       delta;
+}
+
+/* Becomes a searcher unless half the workers (at least one) already
+ * search. */
+static bool begin_search(weft_pool *p)
+{
+	unsigned cap = p->nworkers / 2 ? p->nworkers / 2 : 1;
+	/* relaxed: a snapshot to start the CAS from. */
+	uint32_t idle = atomic_load_explicit(&p->idle, memory_order_relaxed);
+	do {
+		if ((idle & (WEFT__IDLE_SLEEPER - 1)) >= cap)
+			return false;
+		/* (P1) seq_cst: as in idle_add. */
+	} while (!atomic_compare_exchange_weak_explicit(
+		&p->idle, &idle, idle + WEFT__IDLE_SEARCHING,
+		memory_order_seq_cst, memory_order_relaxed));
+	return true;
+}
+
+/* A searcher found work. The last searcher out wakes a sleeper, which
+ * searches in its place: a burst of work ramps the pool up one worker at a
+ * time. */
+static void end_search(weft_pool *p)
+{
+	uint32_t idle = idle_add(p, -WEFT__IDLE_SEARCHING);
+	if (!(idle & (WEFT__IDLE_SLEEPER - 1)) && idle >= WEFT__IDLE_SLEEPER)
+		wake(p, 1);
+}
+
+/* Searches for spin_ns. Returns a task (no longer searching), or NULL
+ * (still searching). */
+static struct weft_future *search(struct weft__worker *w)
+{
+	int64_t deadline = weft__now_ns() + w->pool->spin_ns;
+	do {
+		struct weft_future *t = find_work(w);
+		if (t) {
+			end_search(w->pool);
+			return t;
+		}
+		for (int i = 0; i < 16; i++)
+			weft__cpu_relax();
+	} while (weft__now_ns() < deadline);
+	return NULL;
+}
+
+/* The last idle worker of a shut-down pool closes the gate (G3). True if
+ * the pool has exited. */
+static bool try_exit(weft_pool *p, uint32_t idle)
+{
+	/* (G3) acquire: pairs with (G2), so injections that finished are
+	 * visible to the re-check that follows. */
+	uint64_t g = atomic_load_explicit(&p->gate, memory_order_acquire);
+	if (g & WEFT__GATE_EXITED)
+		return true;
+	if (!(g & WEFT__GATE_SHUTDOWN) || g >= WEFT__GATE_ONE ||
+	    (idle >> 16) != p->nworkers)
+		return false;
+	/* (G3) acq_rel: succeeds only with no injection in flight; acquire
+	 * as above, release so workers that see EXITED see the rest. */
+	return atomic_compare_exchange_strong_explicit(
+		&p->gate, &g, g | WEFT__GATE_EXITED, memory_order_acq_rel,
+		memory_order_acquire);
+}
+
+/* Called with no work found. Returns a task, or NULL when the worker must
+ * exit. */
+static struct weft_future *idle_loop(struct weft__worker *w)
+{
+	weft_pool *p = w->pool;
+	bool searching = begin_search(p);
+
+	for (;;) {
+		if (searching) {
+			struct weft_future *t = search(w);
+			if (t)
+				return t;
+		}
+		uint32_t idle = idle_add(p, WEFT__IDLE_SLEEPER -
+						    (searching ? 1u : 0u));
+		/* (P2) seq_cst: the key is read after (P1). A notifier
+		 * either saw this sleeper and bumps epoch after this load
+		 * (the futex wait then fails or is woken), or the re-check
+		 * below sees its task. */
+		uint32_t key = atomic_load_explicit(&p->epoch,
+						    memory_order_seq_cst);
+		bool exiting = try_exit(p, idle);
+		if (pool_has_work(p)) {
+			if (exiting)
+				weft__wake_all(p);
+			idle_add(p, WEFT__IDLE_SEARCHING - WEFT__IDLE_SLEEPER);
+			searching = true;
+			continue;
+		}
+		if (exiting) {
+			weft__wake_all(p);
+			idle_add(p, -WEFT__IDLE_SLEEPER);
+			return NULL;
+		}
+		weft__count(&w->stats.parks);
+		urcu_qsbr_thread_offline();
+		/* relaxed: a changed epoch is re-checked by the next turn. */
+		while (atomic_load_explicit(&p->epoch, memory_order_relaxed) ==
+		       key)
+			weft__futex_wait(&p->epoch, key, -1);
+		urcu_qsbr_thread_online();
+		weft__count(&w->stats.wakeups);
+		idle_add(p, WEFT__IDLE_SEARCHING - WEFT__IDLE_SLEEPER);
+		searching = true;
+	}
+}
+
+void *weft__worker_main(void *arg)
+{
+	struct weft__worker *w = arg;
+	weft_pool *p = w->pool;
+
+	tls_self = w;
+	urcu_qsbr_register_thread();
+	if (p->on_worker_start)
+		p->on_worker_start(w->index, p->hook_ctx);
+	for (;;) {
+		urcu_qsbr_quiescent_state();
+		struct weft_future *t = find_work(w);
+		if (!t)
+			t = idle_loop(w);
+		if (!t)
+			break;
+		weft__run(w, t);
+	}
+	if (p->on_worker_stop)
+		p->on_worker_stop(w->index, p->hook_ctx);
+	weft__free_list_drain(w);
+	tls_self = NULL;
+	urcu_qsbr_unregister_thread();
+	return NULL;
+}
+
+/*
+ * Waiting on a future.
+ */
+
+static int help_wait(struct weft__worker *w, struct weft_future *f,
+		     int64_t deadline)
+{
+	for (;;) {
+		if (weft_future_done(f))
+			return 0;
+		struct weft_future *t = find_work(w);
+		if (t) {
+			weft__run(w, t);
+			continue;
+		}
+		int64_t now = weft__now_ns();
+		if (deadline >= 0 && now >= deadline)
+			return -ETIMEDOUT;
+		int64_t until = now + HELP_SLEEP_NS;
+		if (deadline >= 0 && deadline < until)
+			until = deadline;
+		urcu_qsbr_thread_offline();
+		int r = weft__future_sleep(f, until);
+		urcu_qsbr_thread_online();
+		if (r == 0)
+			return 0;
+	}
+}
+
+int weft__wait_final(struct weft_future *f, int64_t deadline)
+{
+	struct weft__worker *w = weft__self();
+	if (w)
+		return help_wait(w, f, deadline);
+	int64_t spin_until = weft__now_ns() + EXTERNAL_SPIN_NS;
+	if (deadline >= 0 && deadline < spin_until)
+		spin_until = deadline;
+	while (!weft_future_done(f) && weft__now_ns() < spin_until)
+		for (int i = 0; i < 32; i++)
+			weft__cpu_relax();
+	return weft__future_sleep(f, deadline);
+}
