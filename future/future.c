@@ -14,7 +14,7 @@
 /* The task this thread is running (nested when a worker helps while it
  * waits) and the code its weft_fail() call left. Thread-local, so no
  * synchronisation. */
-static _Thread_local struct {
+static WEFT__TLS struct {
 	struct weft_future *task;
 	int fail;
 } tls_exec;
@@ -297,7 +297,7 @@ int weft_future_on_done(weft_future *f, weft_callback cb, void *ctx)
 {
 	if (!f || !cb)
 		return -EINVAL;
-	struct weft_future *n = weft__task_alloc();
+	struct weft_future *n = weft__task_alloc(f->pool);
 	if (!n)
 		return -ENOMEM;
 	weft__future_init(n, NULL, WEFT__KIND_CALLBACK, 1);
@@ -315,7 +315,7 @@ int weft_future_then(weft_future *f, weft_then_fn fn, void *ctx,
 {
 	if (!f || !fn || (flags & ~WEFT_THEN_ON_SUCCESS) || !f->pool)
 		return -EINVAL;
-	struct weft_future *c = weft__task_alloc();
+	struct weft_future *c = weft__task_alloc(f->pool);
 	if (!c)
 		return -ENOMEM;
 	uint32_t kind = WEFT__KIND_THEN |

@@ -44,6 +44,10 @@
 
 #include "weft.h"
 
+/* Thread-local storage with the initial-exec model: one load off the
+ * thread pointer, no __tls_get_addr call, in the shared library too. */
+#define WEFT__TLS __attribute__((tls_model("initial-exec"))) _Thread_local
+
 #define WEFT__STATE_MASK 7u
 #define WEFT__WAITERS 8u
 /* Kinds (immutable bits). A plain task has none of them. */
@@ -152,8 +156,9 @@ int weft__future_sleep(struct weft_future *f, int64_t deadline_ns);
  * it).
  */
 
-/* A fresh 64-byte object, or NULL. Any thread. */
-struct weft_future *weft__task_alloc(void);
+/* A fresh 64-byte object, or NULL. Any thread; p (may be NULL) is the
+ * pool the object is for, whose spare objects an outside thread may use. */
+struct weft_future *weft__task_alloc(weft_pool *p);
 /* Returns an object whose last reference is gone. Any thread. */
 void weft__task_free(struct weft_future *f);
 /* Schedules a continuation whose antecedent has completed. Never fails:

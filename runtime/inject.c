@@ -50,7 +50,7 @@ struct weft_future *weft__inject_pop(struct weft__worker *w)
 }
 
 /* Round-robin over the workers, per submitting thread. */
-static _Thread_local unsigned tls_next_target;
+static WEFT__TLS unsigned tls_next_target;
 
 int weft__inject_external(weft_pool *p, struct weft_future *t, bool user)
 {

@@ -80,29 +80,31 @@ struct weft__worker {
 };
 
 struct weft_pool {
+	/* Read-mostly: written before the workers start (or once). */
 	unsigned nworkers;
 	struct weft__worker *workers;
 	int64_t spin_ns;
-	/* See the contract above. */
-	_Alignas(64) _Atomic uint64_t gate;
 	/* Set once by shutdown(CANCEL_PENDING); read by workers before they
 	 * start a task (relaxed: a task that slips past a concurrent shutdown
-	 * had not been cancelled yet, which is allowed). */
+	 * had not been cancelled yet, which is allowed). Kept on this
+	 * read-mostly line, away from the words submitters write. */
 	_Atomic bool cancel_pending;
-	/* See the contract above. */
-	_Alignas(64) _Atomic uint32_t idle;
-	/* The parking futex word; bumped by notifiers and at exit. */
-	_Atomic uint32_t epoch;
-	/* Workers that have left their loop (written by each worker as it
-	 * exits; read by create's failure path). */
-	_Atomic uint32_t exited;
-	pthread_mutex_t join_lock;
-	bool joined;                    /* under join_lock */
 	bool pin;
 	void (*on_worker_start)(unsigned index, void *ctx);
 	void (*on_worker_stop)(unsigned index, void *ctx);
 	void *hook_ctx;
 	char name[11];
+	/* See the contract above. Written by submitters and shutdown. */
+	_Alignas(64) _Atomic uint64_t gate;
+	/* See the contract above. */
+	_Alignas(64) _Atomic uint32_t idle;
+	/* The parking futex word; bumped by notifiers and at exit. */
+	_Atomic uint32_t epoch;
+	/* Spare task objects: a stack of batches. Workers push (CAS);
+	 * outside threads take it whole (exchange). See task_alloc.c. */
+	_Alignas(64) _Atomic(struct weft_future *) spare;
+	pthread_mutex_t join_lock;
+	bool joined;                    /* under join_lock */
 };
 
 /* The worker the calling thread is, or NULL. */
@@ -138,5 +140,6 @@ int weft__inject_external(weft_pool *p, struct weft_future *t, bool user);
 
 /* task_alloc.c */
 void weft__free_list_drain(struct weft__worker *w);
+void weft__spare_drain(weft_pool *p);
 
 #endif

@@ -147,6 +147,7 @@ int weft_pool_create(weft_pool **out, const weft_config *cfg)
 	atomic_init(&p->cancel_pending, false);
 	atomic_init(&p->idle, 0);
 	atomic_init(&p->epoch, 0);
+	atomic_init(&p->spare, NULL);
 	pthread_mutex_init(&p->join_lock, NULL);
 
 	for (unsigned i = 0; i < p->nworkers; i++) {
@@ -228,6 +229,7 @@ int weft_pool_destroy(weft_pool *p)
 	urcu_qsbr_barrier();
 #endif
 	pthread_mutex_destroy(&p->join_lock);
+	weft__spare_drain(p);
 	free_workers(p, p->nworkers);
 	weft__free(p);
 	return 0;

@@ -27,7 +27,7 @@ int weft_submit(weft_pool *p, weft_fn fn, void *arg, weft_future **out)
 {
 	if (!p || !fn)
 		return -EINVAL;
-	struct weft_future *t = weft__task_alloc();
+	struct weft_future *t = weft__task_alloc(p);
 	if (!t)
 		return -ENOMEM;
 	weft__future_init(t, p, 0, out ? 2 : 1);
@@ -50,8 +50,8 @@ int weft_submit(weft_pool *p, weft_fn fn, void *arg, weft_future **out)
 
 /* Continuations orphaned by an exited pool, cancelled by an explicit
  * work list so a long chain does not recurse. Thread-local. */
-static _Thread_local struct weft_future *tls_orphans;
-static _Thread_local bool tls_cancelling_orphans;
+static WEFT__TLS struct weft_future *tls_orphans;
+static WEFT__TLS bool tls_cancelling_orphans;
 
 static void cancel_orphan(struct weft_future *c)
 {

@@ -1,11 +1,23 @@
 /*
- * Task objects come from a per-worker free list: no malloc and no atomic
- * operation on a worker's fast path. Objects are plain 64-byte blocks that
- * belong to no pool, so an object freed by any worker can serve any pool,
- * and futures may outlive their pool. Threads that are not workers use
- * malloc and free directly.
+ * Task objects: 64-byte blocks that belong to no pool, so an object freed
+ * anywhere can serve any pool, and futures may outlive their pool.
+ *
+ * Workers keep a private free list: no malloc and no atomic operation on
+ * their fast path. A worker whose list overflows hands a batch of objects
+ * to its pool's spare stack with one CAS (any thread may push). Threads
+ * that are not workers keep a small thread-local cache, refilled by taking
+ * the whole spare stack of the pool they submit to with one exchange
+ * (pop-all, so no ABA), and fall back to malloc. So in a producer-consumer
+ * pattern (an outside thread submits, workers complete and free), objects
+ * flow back to the producer without malloc or locks.
+ *
+ * A free object links to the next object of its batch through link.next;
+ * the first of a batch also holds the next batch in result and the batch's
+ * last object in arg, so a batch moves without walking it.
  */
 #include <assert.h>
+#include <pthread.h>
+#include <stdbool.h>
 
 #include "runtime/alloc.h"
 #include "runtime/internal.h"
@@ -13,29 +25,151 @@
 static_assert(sizeof(struct weft_future) == 64,
 	      "a task object is one cache line");
 
-/* Enough to absorb a burst of completions without returning to malloc;
- * bounded so a worker that frees more than it allocates does not hoard. */
-#define FREE_LIST_MAX 4096u
+#define WORKER_CACHE_MAX 1024u /* a worker's list; past it, hand a batch */
+#define BATCH 256u             /* objects per handed batch */
+#define THREAD_CACHE_MAX 1024u /* an outside thread's cache; past it, free */
 
-struct weft_future *weft__task_alloc(void)
+static void *alloc_block(void)
+{
+	return weft__aligned_alloc(64, sizeof(struct weft_future));
+}
+
+/*
+ * Outside threads' caches, freed at thread exit.
+ */
+
+struct thread_cache {
+	struct weft_future *head;
+	unsigned count;
+	bool registered; /* thread_cache_exit will run at thread exit */
+};
+
+static WEFT__TLS struct thread_cache tls_cache;
+/* Process-wide, created once: the key whose destructor empties a thread's
+ * cache when the thread exits. */
+static pthread_key_t cache_key;
+static bool cache_key_ok;
+static pthread_once_t cache_key_once = PTHREAD_ONCE_INIT;
+
+static void free_chain(struct weft_future *t)
+{
+	while (t) {
+		struct weft_future *next = t->link.next;
+		weft__free(t);
+		t = next;
+	}
+}
+
+static void thread_cache_exit(void *unused)
+{
+	(void)unused;
+	free_chain(tls_cache.head);
+	tls_cache.head = NULL;
+	tls_cache.count = 0;
+}
+
+static void cache_key_create(void)
+{
+	/* The key only triggers thread_cache_exit; its value is a marker. */
+	cache_key_ok = pthread_key_create(&cache_key, thread_cache_exit) == 0;
+}
+
+/* Before the first object enters this thread's cache. */
+static void thread_cache_register(void)
+{
+	if (tls_cache.registered)
+		return;
+	pthread_once(&cache_key_once, cache_key_create);
+	tls_cache.registered =
+		cache_key_ok && pthread_setspecific(cache_key, &tls_cache) == 0;
+}
+
+/* Moves every batch of p's spare stack into the calling thread's cache. */
+static void refill_from_spare(weft_pool *p)
+{
+	/* relaxed: skip the exchange when there is nothing to take. */
+	if (!atomic_load_explicit(&p->spare, memory_order_relaxed))
+		return;
+	/* acquire: pairs with the release CAS in give_batch, so the batch's
+	 * links are visible. */
+	struct weft_future *batch = atomic_exchange_explicit(
+		&p->spare, NULL, memory_order_acquire);
+	thread_cache_register();
+	while (batch) {
+		struct weft_future *next_batch = batch->result;
+		struct weft_future *last = batch->arg;
+		last->link.next = tls_cache.head;
+		tls_cache.head = batch;
+		tls_cache.count += BATCH;
+		batch = next_batch;
+	}
+}
+
+/* A worker hands BATCH objects from its list to its pool's spare stack. */
+static void give_batch(struct weft__worker *w)
+{
+	struct weft_future *first = w->free_list, *last = first;
+	for (unsigned i = 1; i < BATCH; i++)
+		last = last->link.next;
+	w->free_list = last->link.next;
+	w->free_count -= BATCH;
+	last->link.next = NULL;
+	weft_pool *p = w->pool;
+	/* relaxed: a snapshot to start the CAS from. */
+	struct weft_future *top =
+		atomic_load_explicit(&p->spare, memory_order_relaxed);
+	first->arg = last;
+	do
+		first->result = top;
+	/* release: publishes the batch's links to the exchange in
+	 * refill_from_spare. Push-only CAS: no ABA. */
+	while (!atomic_compare_exchange_weak_explicit(&p->spare, &top, first,
+						      memory_order_release,
+						      memory_order_relaxed));
+}
+
+struct weft_future *weft__task_alloc(weft_pool *p)
 {
 	struct weft__worker *w = weft__self();
-	if (w && w->free_list) {
-		struct weft_future *t = w->free_list;
-		w->free_list = t->link.next;
-		w->free_count--;
+	struct weft_future *t;
+	if (w) {
+		t = w->free_list;
+		if (t) {
+			w->free_list = t->link.next;
+			w->free_count--;
+			return t;
+		}
+		return alloc_block();
+	}
+	if (!tls_cache.head && p)
+		refill_from_spare(p);
+	t = tls_cache.head;
+	if (t) {
+		tls_cache.head = t->link.next;
+		tls_cache.count--;
+		/* The objects came from another core: start fetching the
+		 * next one now rather than miss on it at the next call. */
+		__builtin_prefetch(tls_cache.head, 1);
 		return t;
 	}
-	return weft__aligned_alloc(64, sizeof(struct weft_future));
+	return alloc_block();
 }
 
 void weft__task_free(struct weft_future *t)
 {
 	struct weft__worker *w = weft__self();
-	if (w && w->free_count < FREE_LIST_MAX) {
+	if (w) {
 		t->link.next = w->free_list;
 		w->free_list = t;
-		w->free_count++;
+		if (++w->free_count > WORKER_CACHE_MAX)
+			give_batch(w);
+		return;
+	}
+	if (tls_cache.count < THREAD_CACHE_MAX) {
+		thread_cache_register();
+		t->link.next = tls_cache.head;
+		tls_cache.head = t;
+		tls_cache.count++;
 		return;
 	}
 	weft__free(t);
@@ -43,10 +177,19 @@ void weft__task_free(struct weft_future *t)
 
 void weft__free_list_drain(struct weft__worker *w)
 {
-	while (w->free_list) {
-		struct weft_future *t = w->free_list;
-		w->free_list = t->link.next;
-		weft__free(t);
-	}
+	free_chain(w->free_list);
+	w->free_list = NULL;
 	w->free_count = 0;
+}
+
+void weft__spare_drain(weft_pool *p)
+{
+	/* acquire: pairs with the release CAS in give_batch. */
+	struct weft_future *batch =
+		atomic_exchange_explicit(&p->spare, NULL, memory_order_acquire);
+	while (batch) {
+		struct weft_future *next = batch->result;
+		free_chain(batch);
+		batch = next;
+	}
 }

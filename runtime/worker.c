@@ -28,7 +28,7 @@
  * completes without a second futex round trip. */
 #define EXTERNAL_SPIN_NS 20000
 
-static _Thread_local struct weft__worker *tls_self;
+static WEFT__TLS struct weft__worker *tls_self;
 
 struct weft__worker *weft__self(void)
 {
@@ -221,13 +221,17 @@ static bool begin_search(weft_pool *p)
 	return true;
 }
 
-/* A searcher found work. The last searcher out wakes a sleeper, which
- * searches in its place: a burst of work ramps the pool up one worker at a
- * time. */
+/* A searcher found work. If it was the last searcher and more work is
+ * queued, it wakes a sleeper to search in its place: a burst ramps the pool
+ * up one worker at a time. With nothing more queued it wakes nobody, so a
+ * lone task's latency does not pay for a second wake-up. A task queued
+ * after the check below is covered by its submitter's notify, which now
+ * sees no searcher. */
 static void end_search(weft_pool *p)
 {
 	uint32_t idle = idle_add(p, -WEFT__IDLE_SEARCHING);
-	if (!(idle & (WEFT__IDLE_SLEEPER - 1)) && idle >= WEFT__IDLE_SLEEPER)
+	if (!(idle & (WEFT__IDLE_SLEEPER - 1)) && idle >= WEFT__IDLE_SLEEPER &&
+	    pool_has_work(p))
 		wake(p, 1);
 }
 
