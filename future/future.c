@@ -78,7 +78,8 @@ static void completed(struct weft_future *f, uint32_t old)
 {
 	if (old & WEFT__WAITERS)
 		weft__futex_wake(&f->state, INT_MAX);
-	deliver(f);
+	if (old & WEFT__LISTENERS)
+		deliver(f);
 }
 
 bool weft__future_start(struct weft_future *f)
@@ -207,6 +208,19 @@ int weft__future_sleep(struct weft_future *f, int64_t deadline_ns)
  * (the stack is CLOSED); n is then untouched. */
 static bool listener_push(struct weft_future *f, struct weft_future *n)
 {
+	/* (C2) acquire: if f is final, pairs with (C1) so the caller sees
+	 * f's result. */
+	uint32_t s = atomic_load_explicit(&f->state, memory_order_acquire);
+	while (!(s & WEFT__LISTENERS)) {
+		if (weft__is_final(s))
+			return false;
+		/* (L0) acquire: on failure s may be final, as above. Setting
+		 * the bit publishes nothing: (L1) publishes the node. */
+		if (atomic_compare_exchange_weak_explicit(
+			    &f->state, &s, s | WEFT__LISTENERS,
+			    memory_order_acquire, memory_order_acquire))
+			break;
+	}
 	/* acquire: if this reads CLOSED, pairs with (L2) so the caller sees
 	 * f's final state and result. */
 	struct weft_future *head =

@@ -9,6 +9,8 @@
  *   bit  3    WAITERS: someone may sleep in futex_wait on this word
  *   bits 4-6  the kind and flags; written before the object is shared,
  *             never changed after
+ *   bit  7    LISTENERS: a listener was (or is being) registered, so the
+ *             completer must close and deliver the listener stack
  *   Transitions: PENDING -> RUNNING (the runner's CAS), PENDING ->
  *   CANCELLED (cancel's CAS), RUNNING -> final (the runner's fetch_add, the
  *   only writer while RUNNING). A final state never changes.
@@ -19,6 +21,10 @@
  *   wake.
  *
  * listeners (a Treiber stack of callback nodes and continuations)
+ *   A registrant first sets LISTENERS in state unless state is final (L0),
+ *   so a completion that does not see LISTENERS in its final-state RMW
+ *   skips the stack: no listener can be added after it. A completion that
+ *   sees it closes the stack; a push that loses that race finds CLOSED.
  *   Registration CASes a node in with release (L1); completion exchanges
  *   the stack for CLOSED with acq_rel (L2), so it sees every node's
  *   contents and a registrant that finds CLOSED sees the final state and
@@ -54,6 +60,7 @@
 #define WEFT__KIND_THEN 16u     /* a continuation: antecedent is set */
 #define WEFT__KIND_CALLBACK 32u /* an on_done node, never scheduled */
 #define WEFT__ON_SUCCESS 64u    /* with KIND_THEN: WEFT_THEN_ON_SUCCESS */
+#define WEFT__LISTENERS 128u
 
 /* The sentinel that closes a completed future's listener stack. */
 #define WEFT__CLOSED ((struct weft_future *)(uintptr_t)1)

@@ -199,9 +199,14 @@ static uint32_t idle_add(weft_pool *p, uint32_t delta)
 {
 	/* (P1) seq_cst: moving between searching, sleeping and working is
 	 * ordered against (N1) in notify; see internal.h. */
-	return atomic_fetch_add_explicit(&p->idle, delta,
-					 memory_order_seq_cst) +
-	       delta;
+	uint32_t idle = atomic_fetch_add_explicit(&p->idle, delta,
+						  memory_order_seq_cst);
+	/* (P1) seq_cst fence: the callers' re-checks of the queues are
+	 * plain or relaxed loads; the fence orders them after the RMW above
+	 * and pairs with (N1), the submitter's fence, Dekker style. On
+	 * x86-64 the locked RMW already is one; C11 asks for the fence. */
+	atomic_thread_fence(memory_order_seq_cst);
+	return idle + delta;
 }
 
 /* Becomes a searcher unless half the workers (at least one) already

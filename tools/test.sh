@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds weft three ways and runs every test:
+#   release        all tests (unit, stress, lint), warnings as errors
+#   asan+ubsan     all tests
+#   tsan           the stress programs (Criterion cannot run under TSan)
+# plus a clang build that must compile without warnings.
+# The last line is the total: "N passed, N failed".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+
+tools/deps.sh test || { echo "0 passed, 1 failed"; exit 1; }
+
+export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
+export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0"
+export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$root/tests/tsan.supp"
+
+# TSan cannot map its shadow memory with more than 28 random mmap bits.
+tsan_wrap=()
+bits=$(cat /proc/sys/vm/mmap_rnd_bits 2>/dev/null || echo 28)
+if [ "$bits" -gt 28 ]; then
+	sysctl -qw vm.mmap_rnd_bits=28 2>/dev/null || tsan_wrap=(setarch "$(uname -m)" -R)
+fi
+
+passed=0
+failed=0
+
+# configure DIR COMPILER ARGS...: a fresh build directory.
+configure() {
+	local dir=$1 compiler=$2
+	shift 2
+	rm -rf "$dir"
+	CC=$compiler meson setup "$dir" -Dwerror=true "$@" >"$dir.setup.log" 2>&1 ||
+		{ cat "$dir.setup.log"; return 1; }
+}
+
+# run_suite NAME DIR [meson test args]: builds and tests, counts results.
+run_suite() {
+	local name=$1 dir=$2
+	shift 2
+	echo "=== $name"
+	if ! ninja -C "$dir" >"$dir.build.log" 2>&1; then
+		tail -n 40 "$dir.build.log"
+		echo "$name: build failed"
+		failed=$((failed + 1))
+		return
+	fi
+	"${tsan_wrap[@]}" meson test -C "$dir" --print-errorlogs "$@" | tee "$dir.test.log"
+	local ok fail
+	ok=$(grep -E '^Ok:' "$dir.test.log" | awk '{print $2}')
+	fail=$(grep -E '^(Fail|Unexpected Pass|Timeout):' "$dir.test.log" | awk '{s+=$NF} END {print s+0}')
+	passed=$((passed + ${ok:-0}))
+	failed=$((failed + ${fail:-0}))
+	if [ -z "$ok" ]; then
+		failed=$((failed + 1))
+	fi
+}
+
+configure build-release gcc --buildtype=release &&
+	run_suite "release (gcc)" build-release || failed=$((failed + 1))
+
+configure build-asan gcc --buildtype=debugoptimized \
+	-Db_sanitize=address,undefined -Db_lundef=false &&
+	run_suite "asan+ubsan (gcc)" build-asan --timeout-multiplier 3 ||
+	failed=$((failed + 1))
+
+configure build-tsan gcc --buildtype=debugoptimized -Db_sanitize=thread &&
+	run_suite "tsan (gcc)" build-tsan --suite stress --timeout-multiplier 5 ||
+	failed=$((failed + 1))
+
+echo "=== clang build (warnings are errors)"
+if configure build-clang clang --buildtype=release -Dbenchmarks=true &&
+	ninja -C build-clang >build-clang.build.log 2>&1; then
+	passed=$((passed + 1))
+else
+	tail -n 40 build-clang.build.log 2>/dev/null
+	failed=$((failed + 1))
+fi
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
