@@ -19,11 +19,6 @@ static WEFT__TLS struct {
 	int fail;
 } tls_exec;
 
-struct weft_future *weft__current_task(void)
-{
-	return tls_exec.task;
-}
-
 void *weft_fail(int err)
 {
 	if (tls_exec.task)
@@ -178,30 +173,66 @@ void weft__future_retire(struct weft_future *f)
 	weft__unref(f);
 }
 
-int weft__future_sleep(struct weft_future *f, int64_t deadline_ns)
+/* How long a thread that is not a worker spins on a future before it
+ * sleeps: a little more than a parked worker's wake-up, so a short task
+ * completes without a second futex round trip. */
+#define EXTERNAL_SPIN_NS 20000
+
+int weft__future_wait_final(struct weft_future *f, int64_t deadline_ns)
 {
-	/* (C2) acquire: pairs with (C1). */
-	uint32_t s = atomic_load_explicit(&f->state, memory_order_acquire);
-	while (!weft__is_final(s)) {
+	if (!weft__on_worker()) {
+		int64_t spin_until = weft__now_ns() + EXTERNAL_SPIN_NS;
+		if (deadline_ns >= 0 && deadline_ns < spin_until)
+			spin_until = deadline_ns;
+		while (!weft_future_done(f) && weft__now_ns() < spin_until)
+			for (int i = 0; i < 32; i++)
+				weft__cpu_relax();
+	}
+	for (;;) {
+		/* (C2) acquire: pairs with (C1). */
+		uint32_t s = atomic_load_explicit(&f->state,
+						  memory_order_acquire);
+		if (weft__is_final(s))
+			return 0;
+		if (weft__help_once())
+			continue;
+		if (deadline_ns >= 0 && weft__now_ns() >= deadline_ns)
+			return -ETIMEDOUT;
 		/* Announce the sleeper before sleeping: the completer's RMW
 		 * (C1) then sees WAITERS and wakes, or this CAS fails because
 		 * the state moved and the loop re-checks. */
-		if (!(s & WEFT__WAITERS)) {
-			/* (C2) acquire: on failure s may be final; pairs
-			 * with (C1). Setting WAITERS publishes nothing. */
-			if (!atomic_compare_exchange_weak_explicit(
-				    &f->state, &s, s | WEFT__WAITERS,
-				    memory_order_acquire, memory_order_acquire))
-				continue;
-			s |= WEFT__WAITERS;
-		}
-		int r = weft__futex_wait(&f->state, s, deadline_ns);
-		/* (C2) acquire: pairs with (C1). */
-		s = atomic_load_explicit(&f->state, memory_order_acquire);
-		if (r == -ETIMEDOUT && !weft__is_final(s))
-			return -ETIMEDOUT;
+		/* relaxed: setting WAITERS publishes nothing; a failed CAS
+		 * sends the loop back to the (C2) load. */
+		if (!(s & WEFT__WAITERS) &&
+		    !atomic_compare_exchange_strong_explicit(
+			    &f->state, &s, s | WEFT__WAITERS,
+			    memory_order_relaxed, memory_order_relaxed))
+			continue;
+		weft__block(&f->state, s | WEFT__WAITERS, deadline_ns);
 	}
-	return 0;
+}
+
+void weft__future_resolve(struct weft_future *f, unsigned final,
+			  void *result)
+{
+	/* relaxed: a snapshot to start the CAS from. */
+	uint32_t s = atomic_load_explicit(&f->state, memory_order_relaxed);
+	f->result = result;
+	do {
+		if (weft__state_of(s) != WEFT_PENDING)
+			return; /* cancelled by a user: result is never read */
+		/* (C1) release: publishes result; pairs with (C2). */
+	} while (!atomic_compare_exchange_weak_explicit(
+		&f->state, &s, (s & ~WEFT__STATE_MASK) | final,
+		memory_order_release, memory_order_relaxed));
+	completed(f, s);
+}
+
+int weft__take_fail(void)
+{
+	int err = tls_exec.fail;
+	tls_exec.fail = 0;
+	return err;
 }
 
 /* Pushes node n onto f's listener stack. False if f is already complete
@@ -283,7 +314,7 @@ int weft_future_wait(weft_future *f, int64_t timeout_ns)
 		return -EDEADLK;
 	if (timeout_ns == 0)
 		return -ETIMEDOUT;
-	return weft__wait_final(f, weft__deadline(timeout_ns));
+	return weft__future_wait_final(f, weft__deadline(timeout_ns));
 }
 
 int weft_future_get(weft_future *f, void **result)

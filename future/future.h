@@ -154,9 +154,20 @@ unsigned weft__future_execute(struct weft_future *f, void **result);
  * cancelled; a continuation also drops its antecedent. */
 void weft__future_retire(struct weft_future *f);
 
-/* Sleeps on f's futex word until f is final or the CLOCK_MONOTONIC
- * deadline (ns, < 0: none) passes: 0 or -ETIMEDOUT. Any thread. */
-int weft__future_sleep(struct weft_future *f, int64_t deadline_ns);
+/* Waits until f is final or the CLOCK_MONOTONIC deadline (ns, < 0: none)
+ * passes: 0 or -ETIMEDOUT. On a worker it runs other tasks while it
+ * waits; elsewhere it spins briefly, then sleeps on f's futex word. */
+int weft__future_wait_final(struct weft_future *f, int64_t deadline_ns);
+
+/* Completes a future that is not a task (a combinator's) as final with
+ * result, unless it was cancelled first. One resolver per future. */
+void weft__future_resolve(struct weft_future *f, unsigned final,
+			  void *result);
+
+/* The code weft_fail() left for the item the caller just ran inside the
+ * current task, which it clears (pipelines run one stage function per
+ * item inside one task). 0 if none. */
+int weft__take_fail(void);
 
 /*
  * The narrow interface future/ needs from the runtime (runtime/ implements
@@ -175,11 +186,17 @@ void weft__schedule_ready(struct weft_future *c);
  * new submission from the calling thread: 0, or -ESHUTDOWN when the
  * caller is not one of the pool's workers and the pool is shut down. */
 int weft__schedule_new(struct weft_future *c);
-/* Waits until f is final or the CLOCK_MONOTONIC deadline (ns, < 0: none)
- * passes, helping with other tasks when called on a worker of f's pool.
- * Returns 0 or -ETIMEDOUT. */
-int weft__wait_final(struct weft_future *f, int64_t deadline_ns);
-/* The task the calling thread is running, or NULL. */
-struct weft_future *weft__current_task(void);
+/* On a worker: finds one task and runs it (true), or finds none (false).
+ * Elsewhere: false. Waiting code calls it so that a worker that waits
+ * keeps the pool going. */
+bool weft__help_once(void);
+/* Sleeps on a futex word while it holds expected, until woken or the
+ * CLOCK_MONOTONIC deadline (ns, < 0: none). A worker sleeps RCU-offline
+ * and at most 1 ms at a time (work injected into its queue does not wake
+ * it). Returns like weft__futex_wait; callers re-check and loop. */
+int weft__block(_Atomic uint32_t *word, uint32_t expected,
+		int64_t deadline_ns);
+/* True on a worker thread of any pool. */
+bool weft__on_worker(void);
 
 #endif

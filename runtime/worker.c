@@ -23,10 +23,6 @@
  * long before it looks at the queues again: work injected into its queue
  * while it sleeps does not wake it (only parked workers are woken). */
 #define HELP_SLEEP_NS 1000000
-/* How long a thread that is not a worker spins on a future before it
- * sleeps: a little more than a parked worker's wake-up, so a short task
- * completes without a second futex round trip. */
-#define EXTERNAL_SPIN_NS 20000
 
 static WEFT__TLS struct weft__worker *tls_self;
 
@@ -350,44 +346,36 @@ void *weft__worker_main(void *arg)
 }
 
 /*
- * Waiting on a future.
+ * Waiting (the narrow interface future/ uses).
  */
 
-static int help_wait(struct weft__worker *w, struct weft_future *f,
-		     int64_t deadline)
+bool weft__on_worker(void)
 {
-	for (;;) {
-		if (weft_future_done(f))
-			return 0;
-		struct weft_future *t = find_work(w);
-		if (t) {
-			weft__run(w, t);
-			continue;
-		}
-		int64_t now = weft__now_ns();
-		if (deadline >= 0 && now >= deadline)
-			return -ETIMEDOUT;
-		int64_t until = now + HELP_SLEEP_NS;
-		if (deadline >= 0 && deadline < until)
-			until = deadline;
-		urcu_qsbr_thread_offline();
-		int r = weft__future_sleep(f, until);
-		urcu_qsbr_thread_online();
-		if (r == 0)
-			return 0;
-	}
+	return tls_self != NULL;
 }
 
-int weft__wait_final(struct weft_future *f, int64_t deadline)
+bool weft__help_once(void)
 {
-	struct weft__worker *w = weft__self();
-	if (w)
-		return help_wait(w, f, deadline);
-	int64_t spin_until = weft__now_ns() + EXTERNAL_SPIN_NS;
-	if (deadline >= 0 && deadline < spin_until)
-		spin_until = deadline;
-	while (!weft_future_done(f) && weft__now_ns() < spin_until)
-		for (int i = 0; i < 32; i++)
-			weft__cpu_relax();
-	return weft__future_sleep(f, deadline);
+	struct weft__worker *w = tls_self;
+	if (!w)
+		return false;
+	struct weft_future *t = find_work(w);
+	if (!t)
+		return false;
+	weft__run(w, t);
+	return true;
+}
+
+int weft__block(_Atomic uint32_t *word, uint32_t expected,
+		int64_t deadline_ns)
+{
+	if (!tls_self)
+		return weft__futex_wait(word, expected, deadline_ns);
+	int64_t until = weft__now_ns() + HELP_SLEEP_NS;
+	if (deadline_ns >= 0 && deadline_ns < until)
+		until = deadline_ns;
+	urcu_qsbr_thread_offline();
+	int r = weft__futex_wait(word, expected, until);
+	urcu_qsbr_thread_online();
+	return r;
 }
