@@ -338,20 +338,36 @@ int weft_future_get(weft_future *f, void **result)
 	}
 }
 
+struct weft_future *weft__callback_new(weft_pool *p, weft_callback cb,
+				      void *ctx)
+{
+	struct weft_future *n = weft__task_alloc(p);
+	if (n) {
+		weft__future_init(n, NULL, WEFT__KIND_CALLBACK, 1);
+		n->u.cb = cb;
+		n->arg = ctx;
+	}
+	return n;
+}
+
+void weft__callback_attach(struct weft_future *f, struct weft_future *n)
+{
+	if (!listener_push(f, n)) {
+		weft_callback cb = n->u.cb;
+		void *ctx = n->arg;
+		weft__task_free(n);
+		cb(f, ctx);
+	}
+}
+
 int weft_future_on_done(weft_future *f, weft_callback cb, void *ctx)
 {
 	if (!f || !cb)
 		return -EINVAL;
-	struct weft_future *n = weft__task_alloc(f->pool);
+	struct weft_future *n = weft__callback_new(f->pool, cb, ctx);
 	if (!n)
 		return -ENOMEM;
-	weft__future_init(n, NULL, WEFT__KIND_CALLBACK, 1);
-	n->u.cb = cb;
-	n->arg = ctx;
-	if (!listener_push(f, n)) {
-		weft__task_free(n);
-		cb(f, ctx);
-	}
+	weft__callback_attach(f, n);
 	return 0;
 }
 

@@ -164,6 +164,13 @@ int weft__future_wait_final(struct weft_future *f, int64_t deadline_ns);
 void weft__future_resolve(struct weft_future *f, unsigned final,
 			  void *result);
 
+/* A callback node for cb(f, ctx), or NULL (no memory). */
+struct weft_future *weft__callback_new(weft_pool *p, weft_callback cb,
+				      void *ctx);
+/* Registers a node from weft__callback_new on f; if f is already done the
+ * callback runs now, on the calling thread. Never fails. */
+void weft__callback_attach(struct weft_future *f, struct weft_future *n);
+
 /* The code weft_fail() left for the item the caller just ran inside the
  * current task, which it clears (pipelines run one stage function per
  * item inside one task). 0 if none. */

@@ -197,6 +197,153 @@ WEFT_API int weft_future_then(weft_future *f, weft_then_fn fn, void *ctx,
 			      unsigned flags, weft_future **out);
 
 /* ------------------------------------------------------------------ */
+/* Many futures                                                         */
+
+enum weft_return_when {
+	WEFT_FIRST_COMPLETED, /* any future done (cancelled counts) */
+	WEFT_FIRST_FAILED,    /* any future FAILED, or all done */
+	WEFT_ALL_COMPLETED,   /* all done */
+};
+
+/* Python's wait(): returns 0 once the condition holds, -ETIMEDOUT if it
+ * did not by the deadline; read each future's state for the done and
+ * not-done sets. Duplicates count once; cancelled futures count as
+ * completed; WEFT_FIRST_FAILED ignores cancellations. n == 0 returns 0.
+ * It never polls: it registers a callback on each future that is not yet
+ * done (a 64-byte node each, freed when that future completes). On a
+ * worker it runs other tasks while it waits. fs and its futures are
+ * borrowed.
+ * Errors: -EINVAL (fs NULL with n > 0, a NULL entry, unknown when,
+ * timeout_ns < -1), -ENOMEM. Any thread. */
+WEFT_API int weft_wait(weft_future *const *fs, size_t n,
+		       enum weft_return_when when, int64_t timeout_ns);
+
+/* A future that succeeds (result NULL) when every input has completed in
+ * any way; read the inputs for their outcomes. Built on callbacks: no
+ * thread blocks. *out is a new reference. Its pool (for
+ * weft_future_then) is the first input's; with n == 0 it is already
+ * succeeded and has no pool. Cancelling it does not cancel the inputs.
+ * fs and its futures are borrowed.
+ * Errors: -EINVAL (out NULL, fs NULL with n > 0, a NULL entry), -ENOMEM.
+ * Any thread. */
+WEFT_API int weft_when_all(weft_future *const *fs, size_t n,
+			   weft_future **out);
+
+/* A future that succeeds when the first input completes in any way; its
+ * result is that input's index, (void *)(intptr_t)i (the lowest index of
+ * a future listed twice). Like weft_when_all otherwise, except that
+ * n == 0 is -EINVAL (nothing could ever complete it). */
+WEFT_API int weft_when_any(weft_future *const *fs, size_t n,
+			   weft_future **out);
+
+typedef struct weft_as_completed weft_as_completed;
+
+/* Python's as_completed(fs, timeout): yields each distinct future once,
+ * those already done at create first, then in completion order. The
+ * deadline is measured from this call (WEFT_FOREVER: none). The iterator
+ * holds a reference to each future until it yields it; yielded futures
+ * are the caller's own (borrowed, not new references).
+ * Errors: -EINVAL (out NULL, fs NULL with n > 0, a NULL entry,
+ * timeout_ns < -1), -ENOMEM. Any thread; the iterator itself is used by
+ * one thread at a time. */
+WEFT_API int weft_as_completed_create(weft_future *const *fs, size_t n,
+				      int64_t timeout_ns,
+				      weft_as_completed **out);
+
+/* Adds f to the set while iterating (follow-up tasks). A future already
+ * in the set is ignored (returns 0). f borrowed.
+ * Errors: -EINVAL (NULL), -ENOMEM. The iterator's thread only. */
+WEFT_API int weft_as_completed_add(weft_as_completed *it, weft_future *f);
+
+/* Returns 1 with *out (a future of the set, borrowed), 0 when every
+ * future has been yielded, -ETIMEDOUT once the deadline has passed with
+ * futures still pending (and on every later call). On a worker it runs
+ * other tasks while it waits. Errors: -EINVAL (NULL). The iterator's
+ * thread only. */
+WEFT_API int weft_as_completed_next(weft_as_completed *it, weft_future **out);
+
+/* Frees the iterator (any point; pending futures are not cancelled). NULL
+ * is ignored. The iterator's thread only. */
+WEFT_API void weft_as_completed_destroy(weft_as_completed *it);
+
+/* Python's executor.map(): submits fn(args[i]) in order into out[i] (new
+ * references). All or nothing: on failure nothing it submitted stays
+ * queued (what it submitted is cancelled and released) and out[] holds
+ * nothing valid. args may be NULL (every argument NULL).
+ * Errors: -EINVAL (p, fn or out NULL with n > 0), -ESHUTDOWN, -ENOMEM.
+ * Any thread. */
+WEFT_API int weft_map(weft_pool *p, weft_fn fn, void *const *args, size_t n,
+		      weft_future **out);
+
+/* Waits for fs in order and fills results[i] (results may be NULL). Stops
+ * at the first failed or cancelled future, returning its code (-err or
+ * -ECANCELED) with its index in *stopped_at, or at the deadline
+ * (-ETIMEDOUT, *stopped_at the first future not done), measured from this
+ * call; then cancels every later future that has not started, as Python's
+ * map does when its iterator is abandoned. Returns 0 (and *stopped_at =
+ * n) when all succeeded. stopped_at may be NULL. fs borrowed.
+ * Errors: -EINVAL (fs NULL with n > 0, a NULL entry, timeout_ns < -1).
+ * Any thread; on a worker it runs other tasks while it waits. */
+WEFT_API int weft_gather(weft_future *const *fs, size_t n, void **results,
+			 int64_t timeout_ns, size_t *stopped_at);
+
+/* ------------------------------------------------------------------ */
+/* Pipelines                                                            */
+
+typedef struct weft_pipeline weft_pipeline;
+typedef void *(*weft_stage_fn)(void *item, void *ctx);
+
+#define WEFT_PIPELINE_ORDERED 1u /* pop returns items in push order */
+#define WEFT_STAGE_ORDERED 1u    /* the stage takes items one at a time,
+				  * in push order */
+
+/* A pipeline of stages running on p: items (opaque pointers; NULL is a
+ * valid item) flow through the stages in order, each stage step a task
+ * on the pool (no thread per stage). capacity (> 0) bounds the items
+ * inside the pipeline: pushed and not yet popped.
+ * Errors: -EINVAL (p or out NULL, capacity 0, unknown flags), -ENOMEM.
+ * Any thread. */
+WEFT_API int weft_pipeline_create(weft_pool *p, size_t capacity,
+				  unsigned flags, weft_pipeline **out);
+
+/* Appends a stage: fn(item, ctx) returns the item for the next stage;
+ * `return weft_fail(err);` fails the item, which then skips the later
+ * stages and leaves through pop with -err. concurrency bounds how many
+ * items the stage works on at once (0: no bound). name is copied (may be
+ * NULL). Stages are added before the first push.
+ * Errors: -EINVAL (pl or fn NULL, unknown flags), -EBUSY (items were
+ * already pushed), -ENOMEM. Any thread. */
+WEFT_API int weft_pipeline_stage(weft_pipeline *pl, const char *name,
+				 weft_stage_fn fn, void *ctx,
+				 unsigned concurrency, unsigned flags);
+
+/* Pushes item. Waits while the pipeline holds capacity items
+ * (back-pressure); on a worker it runs other tasks instead of blocking.
+ * Returns 0, -ETIMEDOUT (not pushed), -EPIPE after close.
+ * Errors: -EINVAL (pl NULL, timeout_ns < -1), -ESHUTDOWN (the pool no
+ * longer takes work from this thread), -ENOMEM. Any thread. */
+WEFT_API int weft_pipeline_push(weft_pipeline *pl, void *item,
+				int64_t timeout_ns);
+
+/* No more pushes: later ones return -EPIPE; pop returns 0 once the items
+ * inside have all been popped. Idempotent. Errors: -EINVAL. */
+WEFT_API int weft_pipeline_close(weft_pipeline *pl);
+
+/* Takes the next item out: 1 with *item, 0 when closed and drained,
+ * -ETIMEDOUT. An item whose stage failed comes out as -err with *item the
+ * value that stage was given. Order: completion order, or push order with
+ * WEFT_PIPELINE_ORDERED. On a worker it runs other tasks while it waits.
+ * Errors: -EINVAL (pl or item NULL, timeout_ns < -1). Any thread. */
+WEFT_API int weft_pipeline_pop(weft_pipeline *pl, void **item,
+			       int64_t timeout_ns);
+
+/* Closes the pipeline, drops the items inside (the runtime never frees
+ * items), waits for the stage functions already running to return, and
+ * frees it. Any point. NULL: 0. Not from inside one of its own stage
+ * functions (-EDEADLK). Any thread. */
+WEFT_API int weft_pipeline_destroy(weft_pipeline *pl);
+
+/* ------------------------------------------------------------------ */
 /* Introspection                                                        */
 
 typedef struct weft_stats {

@@ -9,7 +9,7 @@
 #include <errno.h>
 
 #include "runtime/internal.h"
-#include "runtime/tsan.h"
+#include "future/tsan.h"
 
 void weft__inject(struct weft__worker *target, struct weft_future *t)
 {

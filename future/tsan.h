@@ -4,8 +4,8 @@
  * happens-before edge every enqueue/dequeue pair provides; other builds
  * compile these to nothing.
  */
-#ifndef WEFT_RUNTIME_TSAN_H
-#define WEFT_RUNTIME_TSAN_H
+#ifndef WEFT_FUTURE_TSAN_H
+#define WEFT_FUTURE_TSAN_H
 
 #ifdef WEFT_TSAN
 void __tsan_acquire(void *addr);

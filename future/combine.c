@@ -1,0 +1,232 @@
+/*
+ * Futures over many futures: weft_when_all, weft_when_any, weft_wait.
+ *
+ * A join owns an output future and registers one callback on each
+ * distinct input. The callbacks count completions and resolve the output
+ * when the join's condition holds, so no thread blocks (weft_wait then
+ * waits on the output like on any future). Every node is allocated before
+ * the first callback is registered, so -ENOMEM leaves nothing behind.
+ *
+ * READ this first: the ordering contract.
+ *   remaining  inputs not yet completed; each callback decrements it with
+ *              acq_rel (J1), so the one that reaches zero sees the others'
+ *              completions before it resolves the output
+ *   fired      set once by exchange (J2): whoever sets it resolves the
+ *              output (first completion, first failure)
+ *   live       callbacks not yet run; the last one (acq_rel, J3) frees the
+ *              join and drops its reference on the output
+ */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "future/future.h"
+#include "future/futex.h"
+#include "runtime/alloc.h"
+
+enum join_mode { JOIN_ALL, JOIN_ANY, JOIN_FIRST_FAILED };
+
+struct join;
+
+struct join_slot {
+	struct join *join;
+	size_t index; /* the input's first index in the caller's array */
+};
+
+struct join {
+	struct weft_future *out; /* holds a reference until live reaches 0 */
+	enum join_mode mode;
+	_Atomic size_t remaining; /* see (J1) */
+	_Atomic bool fired;       /* see (J2) */
+	_Atomic size_t live;      /* see (J3) */
+	struct join_slot slots[];
+};
+
+static void fire(struct join *j, size_t index)
+{
+	/* (J2) relaxed: only the atomicity of the exchange matters; the
+	 * resolution publishes with its own release (C1). */
+	if (!atomic_exchange_explicit(&j->fired, true, memory_order_relaxed))
+		weft__future_resolve(j->out, WEFT_SUCCEEDED,
+				     (void *)(intptr_t)index);
+}
+
+static void join_callback(weft_future *f, void *ctx)
+{
+	struct join_slot *slot = ctx;
+	struct join *j = slot->join;
+
+	if (j->mode == JOIN_ANY ||
+	    (j->mode == JOIN_FIRST_FAILED &&
+	     weft_future_state(f) == WEFT_FAILED)) {
+		fire(j, slot->index);
+	} else {
+		/* (J1) acq_rel: the last decrement sees every input done. */
+		if (atomic_fetch_sub_explicit(&j->remaining, 1,
+					      memory_order_acq_rel) == 1)
+			fire(j, slot->index);
+	}
+	/* (J3) acq_rel: the last callback frees the join after every other
+	 * callback's use of it. */
+	if (atomic_fetch_sub_explicit(&j->live, 1, memory_order_acq_rel) ==
+	    1) {
+		weft__unref(j->out);
+		weft__free(j);
+	}
+}
+
+static int cmp_ptr_index(const void *a, const void *b)
+{
+	const struct join_slot *x = a, *y = b; /* join holds the pointer */
+	uintptr_t px = (uintptr_t)x->join, py = (uintptr_t)y->join;
+	if (px != py)
+		return px < py ? -1 : 1;
+	return x->index < y->index ? -1 : x->index > y->index;
+}
+
+static int cmp_size(const void *a, const void *b)
+{
+	size_t x = *(const size_t *)a, y = *(const size_t *)b;
+	return (x > y) - (x < y);
+}
+
+/* Fills order[] with the first index of each distinct future, in index
+ * order, and returns their number. scratch holds n slots. */
+static size_t distinct(weft_future *const *fs, size_t n,
+		       struct join_slot *scratch, size_t *order)
+{
+	for (size_t i = 0; i < n; i++)
+		scratch[i] = (struct join_slot){ (struct join *)fs[i], i };
+	qsort(scratch, n, sizeof(*scratch), cmp_ptr_index);
+	size_t m = 0;
+	for (size_t i = 0; i < n; i++)
+		if (i == 0 || scratch[i].join != scratch[i - 1].join)
+			order[m++] = scratch[i].index;
+	/* Back to index order, so callbacks register in the caller's order. */
+	qsort(order, m, sizeof(*order), cmp_size);
+	return m;
+}
+
+static int valid_inputs(weft_future *const *fs, size_t n)
+{
+	if (n && !fs)
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++)
+		if (!fs[i])
+			return -EINVAL;
+	return 0;
+}
+
+static int join_create(weft_future *const *fs, size_t n, enum join_mode mode,
+		       weft_future **out)
+{
+	int err = -ENOMEM;
+	size_t m = 0;
+	struct weft_future **nodes = NULL;
+	struct join *j = NULL;
+	struct weft_future *o = NULL;
+	struct join_slot *scratch = weft__malloc((n ? n : 1) * sizeof(*scratch));
+	size_t *order = weft__malloc((n ? n : 1) * sizeof(*order));
+	if (!scratch || !order)
+		goto fail;
+	m = distinct(fs, n, scratch, order);
+	j = weft__malloc(sizeof(*j) + m * sizeof(j->slots[0]));
+	nodes = weft__malloc((m ? m : 1) * sizeof(*nodes));
+	o = weft__task_alloc(n ? fs[0]->pool : NULL);
+	if (!j || !nodes || !o)
+		goto fail;
+	for (size_t k = 0; k < m; k++) {
+		j->slots[k] = (struct join_slot){ j, order[k] };
+		nodes[k] = weft__callback_new(fs[order[k]]->pool, join_callback,
+					      &j->slots[k]);
+		if (!nodes[k]) {
+			while (k--)
+				weft__task_free(nodes[k]);
+			goto fail;
+		}
+	}
+	/* One reference for the caller, one for the join. */
+	weft__future_init(o, n ? fs[0]->pool : NULL, 0, 2);
+	j->out = o;
+	j->mode = mode;
+	/* relaxed (all three): published to the callbacks by their
+	 * registration (L1) or run on this thread. */
+	atomic_init(&j->remaining, m);
+	atomic_init(&j->fired, false);
+	atomic_init(&j->live, m);
+	*out = o;
+	if (m == 0) {
+		weft__future_resolve(o, WEFT_SUCCEEDED, NULL);
+		weft__unref(o);
+		weft__free(j);
+	}
+	for (size_t k = 0; k < m; k++)
+		weft__callback_attach(fs[order[k]], nodes[k]);
+	weft__free(nodes);
+	weft__free(scratch);
+	weft__free(order);
+	return 0;
+fail:
+	if (o)
+		weft__task_free(o);
+	weft__free(nodes);
+	weft__free(j);
+	weft__free(scratch);
+	weft__free(order);
+	return err;
+}
+
+int weft_when_all(weft_future *const *fs, size_t n, weft_future **out)
+{
+	if (!out || valid_inputs(fs, n))
+		return -EINVAL;
+	return join_create(fs, n, JOIN_ALL, out);
+}
+
+int weft_when_any(weft_future *const *fs, size_t n, weft_future **out)
+{
+	if (!out || !n || valid_inputs(fs, n))
+		return -EINVAL;
+	return join_create(fs, n, JOIN_ANY, out);
+}
+
+/* Whether the condition already holds. */
+static bool wait_satisfied(weft_future *const *fs, size_t n,
+			   enum weft_return_when when)
+{
+	size_t done = 0;
+	for (size_t i = 0; i < n; i++) {
+		enum weft_state s = weft_future_state(fs[i]);
+		if (s == WEFT_FAILED && when == WEFT_FIRST_FAILED)
+			return true;
+		if (s >= WEFT_SUCCEEDED) {
+			if (when == WEFT_FIRST_COMPLETED)
+				return true;
+			done++;
+		}
+	}
+	return done == n;
+}
+
+int weft_wait(weft_future *const *fs, size_t n, enum weft_return_when when,
+	      int64_t timeout_ns)
+{
+	if (valid_inputs(fs, n) || timeout_ns < WEFT_FOREVER ||
+	    (when != WEFT_FIRST_COMPLETED && when != WEFT_FIRST_FAILED &&
+	     when != WEFT_ALL_COMPLETED))
+		return -EINVAL;
+	if (wait_satisfied(fs, n, when))
+		return 0;
+	if (timeout_ns == 0)
+		return -ETIMEDOUT;
+	int64_t deadline = weft__deadline(timeout_ns);
+	enum join_mode mode = when == WEFT_FIRST_COMPLETED ? JOIN_ANY :
+			      when == WEFT_FIRST_FAILED    ? JOIN_FIRST_FAILED :
+							     JOIN_ALL;
+	weft_future *o;
+	int err = join_create(fs, n, mode, &o);
+	if (err)
+		return err;
+	err = weft__future_wait_final(o, deadline);
+	weft__unref(o);
+	return err;
+}
