@@ -116,6 +116,11 @@ static void *worker_thread(void *arg)
 
 static void join_workers(weft_pool *p)
 {
+	/* A worker of another pool may wait here: it must not hold up RCU
+	 * grace periods (its own pool's reclamation) while it blocks. */
+	bool rcu_online = weft__self() != NULL;
+	if (rcu_online)
+		urcu_qsbr_thread_offline();
 	pthread_mutex_lock(&p->join_lock);
 	if (!p->joined) {
 		for (unsigned i = 0; i < p->nworkers; i++)
@@ -124,6 +129,8 @@ static void join_workers(weft_pool *p)
 		p->joined = true;
 	}
 	pthread_mutex_unlock(&p->join_lock);
+	if (rcu_online)
+		urcu_qsbr_thread_online();
 }
 
 int weft_pool_create(weft_pool **out, const weft_config *cfg)
