@@ -421,7 +421,6 @@ int main(int argc, char **argv)
 {
 	bool at_destroy = true, qsbr = !STRESS_TSAN;
 
-	stress_init("deque_stress", STRESS_DEFAULT(300, 600));
 	if (argc > 1) {
 		at_destroy = !strcmp(argv[1], "at_destroy");
 		qsbr = !strcmp(argv[1], "qsbr");
@@ -430,7 +429,14 @@ int main(int argc, char **argv)
 				argv[0]);
 			return 2;
 		}
+		if (qsbr && STRESS_TSAN) {
+			fprintf(stderr, "%s: no qsbr mode under "
+				"ThreadSanitizer (see the header comment)\n",
+				argv[0]);
+			return 2;
+		}
 	}
+	stress_init("deque_stress", STRESS_DEFAULT(300, 600));
 	uint64_t items = stress_scaled(STRESS_DEFAULT(10000000, 5000000));
 	if (at_destroy)
 		run_mode(WEFT__RECLAIM_AT_DESTROY, items);

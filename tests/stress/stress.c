@@ -75,7 +75,7 @@ static void *watchdog_main(void *arg)
 	const char *phase = atomic_load_explicit(&cur_phase,
 						 memory_order_acquire);
 	fprintf(stderr,
-		"%s: watchdog: no result after %.0f s, phase '%s'; "
+		"%s: watchdog: no result after %g s, phase '%s'; "
 		"replay with WEFT_SEED=%" PRIu64 "\n",
 		prog, wd_timeout_s, phase, seed);
 	fflush(stdout);
@@ -131,7 +131,7 @@ void stress_init(const char *name, double timeout_s)
 	}
 	wd_timeout_s = env_double("WEFT_STRESS_TIMEOUT",
 				  timeout_s * (scale > 1 ? scale : 1));
-	printf("%s: seed=%" PRIu64 " scale=%g timeout=%.0fs%s "
+	printf("%s: seed=%" PRIu64 " scale=%g timeout=%gs%s "
 	       "(replay with WEFT_SEED=%" PRIu64 ")\n",
 	       prog, seed, scale, wd_timeout_s,
 	       STRESS_TSAN ? " tsan" : "", seed);
