@@ -36,21 +36,25 @@ if [ "${1:-}" = "--strict" ]; then
 fi
 
 files=()
+# add_dir DIR: appends the C sources under DIR to files, sorted.
+add_dir() {
+	local f
+	while IFS= read -r -d '' f; do
+		files+=("$f")
+	done < <(find "$1" -type f \( -name '*.c' -o -name '*.h' \) -print0 |
+		 sort -z)
+}
+
 if [ $# -eq 0 ]; then
 	for dir in deque future runtime include; do
-		[ -d "$root/$dir" ] || continue
-		while IFS= read -r -d '' f; do
-			files+=("$f")
-		done < <(find "$root/$dir" -type f \( -name '*.c' -o -name '*.h' \) \
-			-print0 | sort -z)
+		if [ -d "$root/$dir" ]; then
+			add_dir "$root/$dir"
+		fi
 	done
 else
 	for p in "$@"; do
 		if [ -d "$p" ]; then
-			while IFS= read -r -d '' f; do
-				files+=("$f")
-			done < <(find "$p" -type f \( -name '*.c' -o -name '*.h' \) \
-				-print0 | sort -z)
+			add_dir "$p"
 		elif [ -f "$p" ]; then
 			files+=("$p")
 		else
@@ -63,6 +67,14 @@ fi
 [ ${#files[@]} -gt 0 ] || exit 0
 
 awk -v q="'" -v strict="$strict" '
+BEGIN {
+	# Generic operations whose non-_explicit form is seq_cst.
+	ops = "load|store|exchange|fetch_add|fetch_sub|fetch_or|fetch_xor|"
+	ops = ops "fetch_and|compare_exchange_strong|compare_exchange_weak|"
+	ops = ops "flag_test_and_set|flag_clear"
+	implicit_re = "(^|[^A-Za-z0-9_])atomic_(" ops ")[ \t]*[(]"
+}
+
 FNR == 1 {
 	in_comment = 0
 	new_stmt = 1
@@ -157,13 +169,15 @@ function report(msg) {
 
 	if (code ~ /memory_order_|atomic_thread_fence|atomic_signal_fence/) {
 		if (strict && !attached_comment(stmt_start, FNR))
-			report("memory order or fence without a comment on its statement")
+			report("memory order or fence without a comment " \
+			       "on its statement")
 		else if (!strict && !near_comment(FNR) &&
 			 !near_comment(stmt_start))
-			report("memory order or fence without a comment within 3 lines")
+			report("memory order or fence without a comment " \
+			       "within 3 lines")
 	}
 
-	if (code ~ /(^|[^A-Za-z0-9_])atomic_(load|store|exchange|fetch_add|fetch_sub|fetch_or|fetch_xor|fetch_and|compare_exchange_strong|compare_exchange_weak|flag_test_and_set|flag_clear)[ \t]*\(/)
+	if (code ~ implicit_re)
 		report("implicit seq_cst atomic: use the _explicit form")
 
 	if (trimmed ~ /^#/ || trimmed ~ /[;{}]$/)

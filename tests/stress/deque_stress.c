@@ -362,8 +362,8 @@ static void run_mode(enum weft__deque_reclaim mode, uint64_t items)
 	       " stolen=%" PRIu64 " (%s) steal_retry=%" PRIu64
 	       " steal_empty=%" PRIu64 " time=%.2fs (%.0f ns/item)\n",
 	       "deque_stress", name, items, r->grows, r->max_cap, r->burst_len,
-	       r->throttled, r->owner_taken, stolen, per_thief, retries, empties, secs,
-	       secs * 1e9 / (double)items);
+	       r->throttled, r->owner_taken, stolen, per_thief, retries,
+	       empties, secs, secs * 1e9 / (double)items);
 
 	uint64_t zero = 0, multi = 0, first_wrong = UINT64_MAX;
 	for (uint64_t i = 0; i < items; i++) {
