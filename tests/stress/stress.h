@@ -4,7 +4,7 @@
  * A program calls stress_init() first and returns stress_finish() from
  * main(). In between it may use:
  *  - stress_scaled(n): n multiplied by WEFT_STRESS_SCALE (a float, default
- *    1.0), at least 1. Soak runs set WEFT_STRESS_SCALE=100.
+ *    1.0), at least 1 (meson test --setup=soak sets 10).
  *  - stress_seed(): WEFT_SEED from the environment, or one derived from the
  *    clock. stress_init() prints it as "seed=N", so a failed run can be
  *    replayed with WEFT_SEED=N (the seeded choices repeat; the thread
