@@ -5,6 +5,7 @@
 #include "deque/deque.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 
 
@@ -46,7 +47,11 @@ int weft__deque_init(struct weft__deque *d, int64_t capacity,
 
 static void buf_free_rcu(struct rcu_head *head)
 {
-	weft__free(caa_container_of(head, struct weft__deque_buf, rcu));
+	/* The buffer that embeds head. Not caa_container_of(): its casts
+	 * (away from const, char * to the struct) fail clang's -Wcast-qual
+	 * and -Wcast-align, which gcc does not apply inside system-header
+	 * macros. */
+	weft__free((char *)head - offsetof(struct weft__deque_buf, rcu));
 }
 
 int weft__deque_grow(struct weft__deque *d, int64_t top, int64_t bottom)
