@@ -325,7 +325,9 @@ int main(int argc, char **argv)
 {
 	bool quick = argc > 1 && strcmp(argv[1], "quick") == 0;
 	reps = quick ? 3 : 7;
-	weft__bench_print_parallelism();
+	struct bench_parallelism par;
+	if (bench_parallelism_measure(&par) == 0)
+		bench_parallelism_print(&par);
 	printf("| %-44s | %10s | %-23s | %-8s |\n", "figure", "median",
 	       "min - max", "unit");
 	printf("|---|---|---|---|\n");
