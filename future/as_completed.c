@@ -28,7 +28,7 @@
 #include "runtime/alloc.h"
 
 struct entry {
-	struct cds_wfcq_node node;
+	struct cds_wfcq_node node; /* first: an entry is its node */
 	struct weft_future *f; /* a reference, dropped when yielded */
 	struct weft_as_completed *it;
 };
@@ -52,7 +52,7 @@ static void iterator_free(struct weft_as_completed *it)
 	/* Nobody enqueues any more: every callback has run. */
 	while ((node = __cds_wfcq_dequeue_nonblocking(&it->head, &it->tail)) &&
 	       node != CDS_WFCQ_WOULDBLOCK) {
-		struct entry *e = caa_container_of(node, struct entry, node);
+		struct entry *e = (struct entry *)(void *)node;
 		weft__tsan_acquire(e);
 		weft__unref(e->f);
 		weft__free(e);
@@ -284,8 +284,7 @@ int weft_as_completed_next(weft_as_completed *it, weft_future **out)
 			continue;
 		}
 		if (node) {
-			struct entry *e =
-				caa_container_of(node, struct entry, node);
+			struct entry *e = (struct entry *)(void *)node;
 			weft__tsan_acquire(e);
 			*out = e->f;
 			/* The caller holds its own reference to e->f. */

@@ -44,6 +44,7 @@
 
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <urcu/wfcqueue.h>
@@ -95,6 +96,14 @@ struct weft_future {
 		struct weft_future *next;
 	} link;
 };
+
+/* The object whose injection-queue link is n. */
+static inline struct weft_future *weft__from_qnode(struct cds_wfcq_node *n)
+{
+	return (struct weft_future *)(void *)((char *)n -
+					      offsetof(struct weft_future,
+						       link.qnode));
+}
 
 static inline unsigned weft__state_of(uint32_t s)
 {

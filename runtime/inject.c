@@ -43,8 +43,7 @@ struct weft_future *weft__inject_pop(struct weft__worker *w)
 	 * store. The queue is not empty, so nobody parks on it; try later. */
 	if (!node || node == CDS_WFCQ_WOULDBLOCK)
 		return NULL;
-	struct weft_future *t =
-		caa_container_of(node, struct weft_future, link.qnode);
+	struct weft_future *t = weft__from_qnode(node);
 	weft__tsan_acquire(t);
 	return t;
 }
