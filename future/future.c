@@ -204,9 +204,19 @@ int weft__future_sleep(struct weft_future *f, int64_t deadline_ns)
 }
 
 /* Pushes node n onto f's listener stack. False if f is already complete
- * (the stack is CLOSED); n is then untouched. */
+ * (its state is final, or the stack is CLOSED); n is then untouched.
+ * The state is checked first because the completer closes the stack only
+ * after its final-state RMW: a caller that has seen f done (get, wait,
+ * state) must get "runs at once, on the calling thread" and the
+ * -ESHUTDOWN check of a new submission, not a node left for the
+ * completer to run later on its own thread. */
 static bool listener_push(struct weft_future *f, struct weft_future *n)
 {
+	/* (C2) acquire: pairs with (C1), so the caller that runs n itself
+	 * sees f's result. */
+	if (weft__is_final(atomic_load_explicit(&f->state,
+						memory_order_acquire)))
+		return false;
 	/* acquire: if this reads CLOSED, pairs with (L2) so the caller sees
 	 * f's final state and result. */
 	struct weft_future *head =
