@@ -89,6 +89,14 @@ struct weft_pool {
 	 * start a task (relaxed: a task that slips past a concurrent shutdown
 	 * had not been cancelled yet, which is allowed). */
 	_Atomic bool cancel_pending;
+	/* Counted off the workers, where no per-worker counter may be
+	 * written: tasks that shutdown(CANCEL_PENDING) took out of the
+	 * injection queues, and continuations cancelled because the pool had
+	 * exited. Any thread adds (relaxed RMW: only the totals matter);
+	 * weft_pool_stats reads (relaxed; a snapshot). */
+	struct {
+		_Atomic uint64_t submitted, injected, cancelled;
+	} offworker;
 	/* See the contract above. */
 	_Alignas(64) _Atomic uint32_t idle;
 	/* The parking futex word; bumped by notifiers and at exit. */

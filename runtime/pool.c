@@ -145,6 +145,9 @@ int weft_pool_create(weft_pool **out, const weft_config *cfg)
 	 * orders these stores before the workers start. */
 	atomic_init(&p->gate, 0);
 	atomic_init(&p->cancel_pending, false);
+	atomic_init(&p->offworker.submitted, 0);
+	atomic_init(&p->offworker.injected, 0);
+	atomic_init(&p->offworker.cancelled, 0);
 	atomic_init(&p->idle, 0);
 	atomic_init(&p->epoch, 0);
 	pthread_mutex_init(&p->join_lock, NULL);
@@ -186,6 +189,17 @@ static void cancel_injected(weft_pool *p)
 			while ((t = weft__inject_pop(&p->workers[i]))) {
 				weft__future_cancel(t);
 				weft__future_retire(t);
+				/* relaxed (all three): see offworker in
+				 * internal.h. */
+				atomic_fetch_add_explicit(
+					&p->offworker.submitted, 1,
+					memory_order_relaxed);
+				atomic_fetch_add_explicit(
+					&p->offworker.injected, 1,
+					memory_order_relaxed);
+				atomic_fetch_add_explicit(
+					&p->offworker.cancelled, 1,
+					memory_order_relaxed);
 				again = true;
 			}
 		}
@@ -260,6 +274,13 @@ int weft_pool_stats(const weft_pool *p, weft_stats *out)
 		SUM(failed);
 #undef SUM
 	}
+	/* relaxed (all): as above. */
+	out->submitted += atomic_load_explicit(&p->offworker.submitted,
+					       memory_order_relaxed);
+	out->injected += atomic_load_explicit(&p->offworker.injected,
+					      memory_order_relaxed);
+	out->cancelled += atomic_load_explicit(&p->offworker.cancelled,
+					       memory_order_relaxed);
 	return 0;
 }
 

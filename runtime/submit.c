@@ -63,8 +63,14 @@ static void cancel_orphan(struct weft_future *c)
 	while (tls_orphans) {
 		c = tls_orphans;
 		tls_orphans = c->link.next;
+		weft_pool *p = c->pool;
 		weft__future_cancel(c);
 		weft__future_retire(c);
+		/* relaxed (both): see offworker in internal.h. */
+		atomic_fetch_add_explicit(&p->offworker.submitted, 1,
+					  memory_order_relaxed);
+		atomic_fetch_add_explicit(&p->offworker.cancelled, 1,
+					  memory_order_relaxed);
 	}
 	tls_cancelling_orphans = false;
 }
