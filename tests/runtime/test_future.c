@@ -7,6 +7,8 @@
 
 #include "unit.h"
 
+TestSuite(future, .fini = unit_leak_check);
+
 /*
  * Submit.
  */
@@ -351,7 +353,7 @@ Test(future, get_self_is_edeadlk, .timeout = UNIT_TIMEOUT)
 {
 	for (unsigned workers = 1; workers <= 2; workers++) {
 		weft_pool *p = unit_pool(workers);
-		struct self_wait s = {0};
+		struct self_wait s = {.get_rc = 0};
 		weft_future *f;
 		cr_assert_eq(weft_submit(p, wait_on_self, &s, &f), 0);
 		atomic_store(&s.self, f);

@@ -11,6 +11,8 @@
 
 #include "unit.h"
 
+TestSuite(pool, .fini = unit_leak_check);
+
 Test(pool, config_init_defaults)
 {
 	weft_config cfg;

@@ -6,6 +6,8 @@
 
 #include "unit.h"
 
+TestSuite(shutdown, .fini = unit_leak_check);
+
 static void count_cb(weft_future *f, void *ctx)
 {
 	(void)f;

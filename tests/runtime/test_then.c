@@ -5,6 +5,9 @@
 
 #include "unit.h"
 
+TestSuite(on_done, .fini = unit_leak_check);
+TestSuite(then, .fini = unit_leak_check);
+
 static void *fail_eio(void *arg)
 {
 	(void)arg;
@@ -570,7 +573,7 @@ Test(then, get_self_in_continuation_is_edeadlk, .timeout = UNIT_TIMEOUT)
 	weft_pool *p = unit_pool(1);
 	weft_future *a, *c;
 	cr_assert_eq(weft_submit(p, unit_identity, NULL, &a), 0);
-	struct self_then s = {0};
+	struct self_then s = {.rc = 0};
 	cr_assert_eq(weft_future_then(a, then_wait_self, &s, 0, &c), 0);
 	atomic_store(&s.self, c);
 	cr_expect_eq(weft_future_get(c, NULL), 0);
