@@ -369,6 +369,68 @@ Test(future, get_self_is_edeadlk, .timeout = UNIT_TIMEOUT)
 	}
 }
 
+/* With one worker, a parent that waits on a child runs the children it
+ * queued, nested in its own wait. A child that then waits on the parent
+ * waits on a task suspended beneath it on the same thread: that is a wait
+ * from inside the parent's own task. */
+struct ancestor {
+	_Atomic(weft_future *) parent;
+	enum weft_state parent_state;
+	int get_rc, wait_rc;
+};
+
+static void *wait_on_ancestor(void *arg)
+{
+	struct ancestor *a = arg;
+	weft_future *p;
+	int64_t end = unit_now_ns() + 5000000000;
+	while (!(p = atomic_load(&a->parent)) && unit_now_ns() < end)
+		unit_sleep_us(50);
+	if (!p)
+		return NULL;
+	a->parent_state = weft_future_state(p);
+	a->wait_rc = weft_future_wait(p, 100000000);
+	a->get_rc = weft_future_get(p, NULL);
+	return arg;
+}
+
+static void *parent_of_waiter(void *arg)
+{
+	weft_pool *p = weft_current_pool();
+	weft_future *leaf, *child;
+	if (weft_submit(p, unit_identity, NULL, &leaf))
+		return NULL;
+	/* Queued last, so the helping worker takes it first (LIFO). */
+	if (weft_submit(p, wait_on_ancestor, arg, &child)) {
+		weft_future_release(leaf);
+		return NULL;
+	}
+	weft_future_get(leaf, NULL);
+	weft_future_get(child, NULL);
+	weft_future_release(leaf);
+	weft_future_release(child);
+	return arg;
+}
+
+Test(future, wait_on_ancestor_is_edeadlk, .timeout = UNIT_TIMEOUT)
+{
+	weft_pool *p = unit_pool(1);
+	struct ancestor a = {.get_rc = 1, .wait_rc = 1};
+	weft_future *f;
+	cr_assert_eq(weft_submit(p, parent_of_waiter, &a, &f), 0);
+	atomic_store(&a.parent, f);
+	void *r;
+	cr_assert_eq(weft_future_get(f, &r), 0);
+	cr_expect_eq(r, &a);
+	/* One worker and the parent still running: the child ran nested
+	 * in the parent's wait. */
+	cr_assert_eq(a.parent_state, WEFT_RUNNING);
+	cr_expect_eq(a.wait_rc, -EDEADLK);
+	cr_expect_eq(a.get_rc, -EDEADLK);
+	weft_future_release(f);
+	cr_assert_eq(weft_pool_destroy(p), 0);
+}
+
 /* On a worker, get runs other tasks while it waits: with one worker, a
  * parent that waits on its child would otherwise never finish. */
 static void *child_value(void *arg)

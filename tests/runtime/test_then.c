@@ -158,6 +158,49 @@ Test(on_done, cancel_runs_callbacks_on_cancelling_thread,
 	weft_future_release(blocker);
 }
 
+/* weft_fail in a callback has no effect, also when the callback runs on
+ * a thread that is in the middle of a task: at once from on_done inside
+ * the task, or delivered by a nested task that completes while the task
+ * waits. */
+static void fail_cb(weft_future *f, void *ctx)
+{
+	(void)f;
+	*(void **)ctx = weft_fail(EIO);
+}
+
+static void *task_with_failing_callbacks(void *arg)
+{
+	weft_pool *p = weft_current_pool();
+	weft_future *done, *nested;
+	if (weft_submit(p, unit_identity, NULL, &done))
+		return NULL;
+	weft_future_get(done, NULL);
+	weft_future_on_done(done, fail_cb, arg); /* runs here, at once */
+	weft_future_release(done);
+	if (weft_submit(p, unit_identity, NULL, &nested))
+		return NULL;
+	weft_future_on_done(nested, fail_cb, arg); /* runs when it ends */
+	weft_future_get(nested, NULL); /* one worker: runs it nested */
+	weft_future_release(nested);
+	return arg;
+}
+
+Test(on_done, fail_in_callback_has_no_effect, .timeout = UNIT_TIMEOUT)
+{
+	weft_pool *p = unit_pool(1);
+	void *cb_ret = (void *)(uintptr_t)1;
+	weft_future *f;
+	cr_assert_eq(weft_submit(p, task_with_failing_callbacks, &cb_ret, &f),
+		     0);
+	void *r;
+	cr_expect_eq(weft_future_get(f, &r), 0);
+	cr_expect_eq(r, &cb_ret);
+	cr_expect_eq(weft_future_state(f), WEFT_SUCCEEDED);
+	cr_expect_null(cb_ret);
+	weft_future_release(f);
+	cr_assert_eq(weft_pool_destroy(p), 0);
+}
+
 /* Callbacks may submit, cancel and register more callbacks. */
 struct cb_chain {
 	weft_pool *p;
