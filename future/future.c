@@ -11,24 +11,46 @@
 
 #include "future/futex.h"
 
-/* The task this thread is running (nested when a worker helps while it
- * waits) and the code its weft_fail() call left. Thread-local, so no
- * synchronisation. */
-static _Thread_local struct {
-	struct weft_future *task;
+/* What this thread is running, innermost first: one frame per task or
+ * continuation body (nested when a worker helps while it waits) and one
+ * with no task per callback, where weft_fail() has no effect. A task's
+ * frame holds the code its weft_fail() call left. The frames live on the
+ * C stack; the chain is thread-local, so no synchronisation. */
+struct exec_frame {
+	struct weft_future *task; /* NULL: a callback */
 	int fail;
-} tls_exec;
+	struct exec_frame *prev;
+};
+static _Thread_local struct exec_frame *tls_frame;
 
 struct weft_future *weft__current_task(void)
 {
-	return tls_exec.task;
+	return tls_frame ? tls_frame->task : NULL;
 }
 
 void *weft_fail(int err)
 {
-	if (tls_exec.task)
-		tls_exec.fail = err > 0 ? err : EINVAL;
+	if (tls_frame && tls_frame->task)
+		tls_frame->fail = err > 0 ? err : EINVAL;
 	return NULL;
+}
+
+/* True if f's body is on this thread's stack: waiting for it would wait
+ * for this very thread. */
+static bool running_here(const struct weft_future *f)
+{
+	for (const struct exec_frame *e = tls_frame; e; e = e->prev)
+		if (e->task == f)
+			return true;
+	return false;
+}
+
+static void run_callback(weft_callback cb, struct weft_future *f, void *ctx)
+{
+	struct exec_frame frame = {NULL, 0, tls_frame};
+	tls_frame = &frame;
+	cb(f, ctx);
+	tls_frame = frame.prev;
 }
 
 void weft__unref(struct weft_future *f)
@@ -65,7 +87,7 @@ static void deliver(struct weft_future *f)
 		uint32_t kind = atomic_load_explicit(&n->state,
 						     memory_order_relaxed);
 		if (kind & WEFT__KIND_CALLBACK) {
-			n->u.cb(f, n->arg);
+			run_callback(n->u.cb, f, n->arg);
 			weft__unref(n);
 		} else {
 			weft__schedule_ready(n);
@@ -134,8 +156,7 @@ unsigned weft__future_execute(struct weft_future *f, void **result)
 {
 	/* relaxed: the kind bits are immutable. */
 	uint32_t kind = atomic_load_explicit(&f->state, memory_order_relaxed);
-	struct weft_future *saved = tls_exec.task;
-	int saved_fail = tls_exec.fail;
+	struct exec_frame frame = {f, 0, tls_frame};
 	void *r;
 
 	if (kind & WEFT__KIND_THEN) {
@@ -149,21 +170,18 @@ unsigned weft__future_execute(struct weft_future *f, void **result)
 			*result = a->result;
 			return weft__state_of(as);
 		}
-		tls_exec.task = f;
-		tls_exec.fail = 0;
+		tls_frame = &frame;
 		r = f->u.then_fn(a, f->arg);
 	} else {
-		tls_exec.task = f;
-		tls_exec.fail = 0;
+		tls_frame = &frame;
 		r = f->u.fn(f->arg);
 	}
+	tls_frame = frame.prev;
 	unsigned final = WEFT_SUCCEEDED;
-	if (tls_exec.fail) {
+	if (frame.fail) {
 		final = WEFT_FAILED;
-		r = (void *)(intptr_t)tls_exec.fail;
+		r = (void *)(intptr_t)frame.fail;
 	}
-	tls_exec.task = saved;
-	tls_exec.fail = saved_fail;
 	*result = r;
 	return final;
 }
@@ -275,7 +293,7 @@ int weft_future_wait(weft_future *f, int64_t timeout_ns)
 		return -EINVAL;
 	if (weft_future_done(f))
 		return 0;
-	if (f == tls_exec.task)
+	if (running_here(f))
 		return -EDEADLK;
 	if (timeout_ns == 0)
 		return -ETIMEDOUT;
@@ -315,7 +333,7 @@ int weft_future_on_done(weft_future *f, weft_callback cb, void *ctx)
 	n->arg = ctx;
 	if (!listener_push(f, n)) {
 		weft__task_free(n);
-		cb(f, ctx);
+		run_callback(cb, f, ctx);
 	}
 	return 0;
 }
