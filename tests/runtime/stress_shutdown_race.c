@@ -128,7 +128,7 @@ static void *body(void *arg);
 
 /* From a task body: a child task, maybe a continuation on it, maybe a
  * nested wait. All of it must be accepted, shutdown or not. */
-static void spawn_child(uint32_t parent, uint64_t d)
+static void spawn_child(uint64_t d)
 {
 	int32_t c = alloc_slot(CHILD, -1, false, (d >> 20) % 8 == 0);
 	if (c < 0)
@@ -169,7 +169,6 @@ static void spawn_child(uint32_t parent, uint64_t d)
 		if (rc != 0 && rc != -EIO && rc != -ECANCELED)
 			error("nested get", (uint32_t)c);
 	}
-	(void)parent;
 	weft_future_release(cf);
 }
 
@@ -183,7 +182,7 @@ static void *body(void *arg)
 	uint64_t d = decide(i);
 	spin((d & 7) * 250);
 	if (s->kind == TASK && (d >> 8) % 6 == 0)
-		spawn_child(i, d);
+		spawn_child(d);
 	if (s->will_fail)
 		return weft_fail(EIO);
 	return arg;
