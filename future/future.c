@@ -11,19 +11,41 @@
 
 #include "future/futex.h"
 
-/* The task this thread is running (nested when a worker helps while it
- * waits) and the code its weft_fail() call left. Thread-local, so no
- * synchronisation. */
-static WEFT__TLS struct {
-	struct weft_future *task;
+/* What this thread is running, innermost first: one frame per task or
+ * continuation body (nested when a worker helps while it waits) and one
+ * with no task per callback, where weft_fail() has no effect. A task's
+ * frame holds the code its weft_fail() call left. The frames live on the
+ * C stack; the chain is thread-local, so no synchronisation. */
+struct exec_frame {
+	struct weft_future *task; /* NULL: a callback */
 	int fail;
-} tls_exec;
+	struct exec_frame *prev;
+};
+static WEFT__TLS struct exec_frame *tls_frame;
 
 void *weft_fail(int err)
 {
-	if (tls_exec.task)
-		tls_exec.fail = err > 0 ? err : EINVAL;
+	if (tls_frame && tls_frame->task)
+		tls_frame->fail = err > 0 ? err : EINVAL;
 	return NULL;
+}
+
+/* True if f's body is on this thread's stack: waiting for it would wait
+ * for this very thread. */
+static bool running_here(const struct weft_future *f)
+{
+	for (const struct exec_frame *e = tls_frame; e; e = e->prev)
+		if (e->task == f)
+			return true;
+	return false;
+}
+
+static void run_callback(weft_callback cb, struct weft_future *f, void *ctx)
+{
+	struct exec_frame frame = {NULL, 0, tls_frame};
+	tls_frame = &frame;
+	cb(f, ctx);
+	tls_frame = frame.prev;
 }
 
 void weft__unref(struct weft_future *f)
@@ -60,7 +82,7 @@ static void deliver(struct weft_future *f)
 		uint32_t kind = atomic_load_explicit(&n->state,
 						     memory_order_relaxed);
 		if (kind & WEFT__KIND_CALLBACK) {
-			n->u.cb(f, n->arg);
+			run_callback(n->u.cb, f, n->arg);
 			weft__unref(n);
 		} else {
 			weft__schedule_ready(n);
@@ -126,12 +148,12 @@ bool weft__future_cancel(struct weft_future *f)
 	return true;
 }
 
-unsigned weft__future_execute(struct weft_future *f, void **result)
+unsigned weft__future_execute(struct weft_future *f, void **result,
+			      bool *ran)
 {
 	/* relaxed: the kind bits are immutable. */
 	uint32_t kind = atomic_load_explicit(&f->state, memory_order_relaxed);
-	struct weft_future *saved = tls_exec.task;
-	int saved_fail = tls_exec.fail;
+	struct exec_frame frame = {f, 0, tls_frame};
 	void *r;
 
 	if (kind & WEFT__KIND_THEN) {
@@ -143,23 +165,22 @@ unsigned weft__future_execute(struct weft_future *f, void **result)
 		if ((kind & WEFT__ON_SUCCESS) &&
 		    weft__state_of(as) != WEFT_SUCCEEDED) {
 			*result = a->result;
+			*ran = false;
 			return weft__state_of(as);
 		}
-		tls_exec.task = f;
-		tls_exec.fail = 0;
+		tls_frame = &frame;
 		r = f->u.then_fn(a, f->arg);
 	} else {
-		tls_exec.task = f;
-		tls_exec.fail = 0;
+		tls_frame = &frame;
 		r = f->u.fn(f->arg);
 	}
+	tls_frame = frame.prev;
+	*ran = true;
 	unsigned final = WEFT_SUCCEEDED;
-	if (tls_exec.fail) {
+	if (frame.fail) {
 		final = WEFT_FAILED;
-		r = (void *)(intptr_t)tls_exec.fail;
+		r = (void *)(intptr_t)frame.fail;
 	}
-	tls_exec.task = saved;
-	tls_exec.fail = saved_fail;
 	*result = r;
 	return final;
 }
@@ -230,13 +251,20 @@ void weft__future_resolve(struct weft_future *f, unsigned final,
 
 int weft__take_fail(void)
 {
-	int err = tls_exec.fail;
-	tls_exec.fail = 0;
+	if (!tls_frame || !tls_frame->task)
+		return 0;
+	int err = tls_frame->fail;
+	tls_frame->fail = 0;
 	return err;
 }
 
 /* Pushes node n onto f's listener stack. False if f is already complete
- * (the stack is CLOSED); n is then untouched. */
+ * (its state is final, or the stack is CLOSED); n is then untouched.
+ * The state is checked first because the completer closes the stack only
+ * after its final-state RMW: a caller that has seen f done (get, wait,
+ * state) must get "runs at once, on the calling thread" and the
+ * -ESHUTDOWN check of a new submission, not a node left for the
+ * completer to run later on its own thread. */
 static bool listener_push(struct weft_future *f, struct weft_future *n)
 {
 	/* (C2) acquire: if f is final, pairs with (C1) so the caller sees
@@ -252,6 +280,8 @@ static bool listener_push(struct weft_future *f, struct weft_future *n)
 			    memory_order_acquire, memory_order_acquire))
 			break;
 	}
+	if (weft__is_final(s))
+		return false; /* done: the caller runs n itself, at once */
 	/* acquire: if this reads CLOSED, pairs with (L2) so the caller sees
 	 * f's final state and result. */
 	struct weft_future *head =
@@ -310,7 +340,7 @@ int weft_future_wait(weft_future *f, int64_t timeout_ns)
 		return -EINVAL;
 	if (weft_future_done(f))
 		return 0;
-	if (f == tls_exec.task)
+	if (running_here(f))
 		return -EDEADLK;
 	if (timeout_ns == 0)
 		return -ETIMEDOUT;
@@ -356,7 +386,7 @@ void weft__callback_attach(struct weft_future *f, struct weft_future *n)
 		weft_callback cb = n->u.cb;
 		void *ctx = n->arg;
 		weft__task_free(n);
-		cb(f, ctx);
+		run_callback(cb, f, ctx);
 	}
 }
 

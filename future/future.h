@@ -156,8 +156,10 @@ void weft__future_finish(struct weft_future *f, unsigned final, void *result);
 bool weft__future_cancel(struct weft_future *f);
 
 /* Runs a plain task or continuation the runner has started: returns the
- * final state and sets *result. */
-unsigned weft__future_execute(struct weft_future *f, void **result);
+ * final state and sets *result; *ran tells whether fn ran (an ON_SUCCESS
+ * continuation passes a failure on without running it). */
+unsigned weft__future_execute(struct weft_future *f, void **result,
+			      bool *ran);
 
 /* Drops the reference of the queue that held f, after f ran or was found
  * cancelled; a continuation also drops its antecedent. */

@@ -81,8 +81,11 @@ WEFT_API int weft_pool_create(weft_pool **out, const weft_config *cfg);
  * pool's workers returns -ESHUTDOWN; work created by running tasks is still
  * accepted while the pool drains, so follow-up chains finish.
  * WEFT_SHUTDOWN_CANCEL_PENDING: every task that has not started, queued now
- * or later, completes as WEFT_CANCELLED (its callbacks still run); tasks
- * queued when the call is made are cancelled before it returns.
+ * or later, completes as WEFT_CANCELLED (its callbacks still run) and never
+ * starts. Tasks submitted from outside the workers and still queued are
+ * cancelled before the call returns; tasks in a worker's own deque are
+ * cancelled as that worker reaches them (with WEFT_SHUTDOWN_WAIT, before
+ * the call returns).
  * WEFT_SHUTDOWN_WAIT: returns once every task, including work spawned while
  * draining, is done and the workers exited.
  * Idempotent; a later call may add flags.
@@ -189,7 +192,8 @@ WEFT_API int weft_future_on_done(weft_future *f, weft_callback cb, void *ctx);
  * future without running fn. *out receives a new reference to the
  * continuation's future; out NULL makes it detached. Chains of any length
  * run in bounded stack. The continuation holds a reference to f until it
- * has run.
+ * has run. f's pool must still exist (not destroyed): the continuation
+ * runs there.
  * Errors: -EINVAL (f or fn NULL, unknown flags, or f has no pool),
  * -ESHUTDOWN (f is done, its pool is shut down and the caller is not one of
  * its workers), -ENOMEM. Any thread. */

@@ -89,6 +89,12 @@ struct weft_pool {
 	 * had not been cancelled yet, which is allowed). Kept on this
 	 * read-mostly line, away from the words submitters write. */
 	_Atomic bool cancel_pending;
+	/* Counted off the workers, where no per-worker counter may be
+	 * written: tasks that shutdown(CANCEL_PENDING) took out of the
+	 * injection queues, and continuations cancelled because the pool had
+	 * exited. Any thread adds with weft__count_shared; weft_pool_stats
+	 * reads. Cold: on this read-mostly line. */
+	struct weft__counters offworker;
 	bool pin;
 	void (*on_worker_start)(unsigned index, void *ctx);
 	void (*on_worker_stop)(unsigned index, void *ctx);
@@ -124,6 +130,13 @@ static inline void weft__count(_Atomic uint64_t *c)
 	atomic_store_explicit(
 		c, atomic_load_explicit(c, memory_order_relaxed) + 1,
 		memory_order_relaxed);
+}
+
+/* For counters that any thread may add to (the pool's offworker ones). */
+static inline void weft__count_shared(_Atomic uint64_t *c)
+{
+	/* relaxed: only the total matters; readers take a snapshot. */
+	atomic_fetch_add_explicit(c, 1, memory_order_relaxed);
 }
 
 /* worker.c */

@@ -194,6 +194,9 @@ static void cancel_injected(weft_pool *p)
 			while ((t = weft__inject_pop(&p->workers[i]))) {
 				weft__future_cancel(t);
 				weft__future_retire(t);
+				weft__count_shared(&p->offworker.submitted);
+				weft__count_shared(&p->offworker.injected);
+				weft__count_shared(&p->offworker.cancelled);
 				again = true;
 			}
 		}
@@ -247,28 +250,32 @@ unsigned weft_pool_workers(const weft_pool *p)
 	return p ? p->nworkers : 0;
 }
 
+static void add_counters(weft_stats *out, const struct weft__counters *c)
+{
+	/* relaxed (all): a snapshot of counters each written by one worker,
+	 * or added to with relaxed RMWs. */
+#define SUM(field)                                                            \
+	out->field += atomic_load_explicit(&c->field, memory_order_relaxed)
+	SUM(submitted);
+	SUM(executed);
+	SUM(stolen);
+	SUM(steal_attempts);
+	SUM(injected);
+	SUM(parks);
+	SUM(wakeups);
+	SUM(cancelled);
+	SUM(failed);
+#undef SUM
+}
+
 int weft_pool_stats(const weft_pool *p, weft_stats *out)
 {
 	if (!p || !out)
 		return -EINVAL;
 	memset(out, 0, sizeof(*out));
-	for (unsigned i = 0; i < p->nworkers; i++) {
-		const struct weft__counters *c = &p->workers[i].stats;
-		/* relaxed (all): a snapshot of counters each written by one
-		 * worker. */
-#define SUM(field)                                                            \
-	out->field += atomic_load_explicit(&c->field, memory_order_relaxed)
-		SUM(submitted);
-		SUM(executed);
-		SUM(stolen);
-		SUM(steal_attempts);
-		SUM(injected);
-		SUM(parks);
-		SUM(wakeups);
-		SUM(cancelled);
-		SUM(failed);
-#undef SUM
-	}
+	for (unsigned i = 0; i < p->nworkers; i++)
+		add_counters(out, &p->workers[i].stats);
+	add_counters(out, &p->offworker);
 	return 0;
 }
 

@@ -15,12 +15,10 @@ static void push_local(struct weft__worker *w, struct weft_future *t)
 	if (weft__deque_push(&w->deque, t))
 		weft__inject(w, t);
 	weft__count(&w->stats.submitted);
-	/* relaxed, with no fence: a missed wake-up here costs parallelism
-	 * only, never the task, because this worker runs its own deque. */
-	uint32_t idle = atomic_load_explicit(&w->pool->idle,
-					     memory_order_relaxed);
-	if (idle >= WEFT__IDLE_SLEEPER && !(idle & (WEFT__IDLE_SLEEPER - 1)))
-		weft__notify(w->pool);
+	/* The full notify protocol, fence included: a task pushed here may
+	 * be the one another task of this worker blocks on outside weft, so
+	 * a sleeper must not miss it. */
+	weft__notify(w->pool);
 }
 
 int weft_submit(weft_pool *p, weft_fn fn, void *arg, weft_future **out)
@@ -63,8 +61,11 @@ static void cancel_orphan(struct weft_future *c)
 	while (tls_orphans) {
 		c = tls_orphans;
 		tls_orphans = c->link.next;
+		weft_pool *p = c->pool;
 		weft__future_cancel(c);
 		weft__future_retire(c);
+		weft__count_shared(&p->offworker.submitted);
+		weft__count_shared(&p->offworker.cancelled);
 	}
 	tls_cancelling_orphans = false;
 }

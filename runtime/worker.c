@@ -177,8 +177,10 @@ void weft__run(struct weft__worker *w, struct weft_future *t)
 		return;
 	}
 	void *result;
-	unsigned final = weft__future_execute(t, &result);
-	weft__count(&w->stats.executed);
+	bool ran;
+	unsigned final = weft__future_execute(t, &result, &ran);
+	if (ran)
+		weft__count(&w->stats.executed);
 	if (final == WEFT_FAILED)
 		weft__count(&w->stats.failed);
 	else if (final == WEFT_CANCELLED)
