@@ -1,0 +1,326 @@
+/*
+ * The tutorials' patterns with trivial tasks, timed: weft's side of the
+ * comparison with bench_seeds.py (Python's ThreadPoolExecutor, ThreadPool
+ * and queues). run.sh runs both.
+ *
+ * usage: bench_seeds [-n TASKS] [-r RUNS] [-w WORKERS]
+ *
+ * Each pattern runs RUNS times (after one warm-up run) on TASKS tasks; a
+ * task returns its argument. Prints one line per pattern:
+ * "PATTERN MEDIAN MIN MAX", in nanoseconds per task. One pool serves
+ * every pattern, created outside the timing, with WORKERS workers (0, the
+ * default: one per CPU).
+ *
+ *   submit_result       weft_submit each task, then weft_future_get each
+ *                       in order
+ *   map                 weft_map + weft_gather
+ *   as_completed        weft_submit each task, weft_future_get in
+ *                       weft_as_completed order
+ *   follow_up           as_completed; odd results get a follow-up task,
+ *                       then weft_wait for the follow-ups (per first task)
+ *   done_callback       weft_submit + weft_future_on_done; the last
+ *                       callback opens a latch that main waits on
+ *   map_async_callback  weft_map + weft_when_all + weft_future_on_done;
+ *                       the callback reads every result, then opens the
+ *                       latch (Python's map_async runs the items in a few
+ *                       chunks; weft_map makes a future per item)
+ *   pipeline            a two-stage weft pipeline (stages bounded to five
+ *                       items at once, like the tutorial's five workers a
+ *                       step): push every item, close, pop every result
+ *                       (per item)
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "weft.h"
+
+static size_t n = 20000;
+
+static void check(int err, const char *what)
+{
+	if (err < 0) {
+		fprintf(stderr, "bench_seeds: %s: %s\n", what,
+			weft_strerror(err));
+		exit(1);
+	}
+}
+
+static void *task(void *arg)
+{
+	return arg;
+}
+
+/* Scratch arrays, allocated once. */
+static weft_future **fs, **fs2;
+static void **args, **results;
+
+static void release(weft_future **f, size_t count)
+{
+	for (size_t i = 0; i < count; i++)
+		weft_future_release(f[i]);
+}
+
+/* A one-shot latch: what Python's threading.Event does in the callback
+ * patterns. */
+struct latch {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool open;
+};
+
+static struct latch latch = { PTHREAD_MUTEX_INITIALIZER,
+			      PTHREAD_COND_INITIALIZER, false };
+
+static void latch_open(struct latch *l)
+{
+	pthread_mutex_lock(&l->lock);
+	l->open = true;
+	pthread_cond_signal(&l->cond);
+	pthread_mutex_unlock(&l->lock);
+}
+
+static void latch_wait(struct latch *l)
+{
+	pthread_mutex_lock(&l->lock);
+	while (!l->open)
+		pthread_cond_wait(&l->cond, &l->lock);
+	l->open = false; /* ready for the next run */
+	pthread_mutex_unlock(&l->lock);
+}
+
+static void submit_result(weft_pool *pool)
+{
+	for (size_t i = 0; i < n; i++)
+		check(weft_submit(pool, task, args[i], &fs[i]), "weft_submit");
+	for (size_t i = 0; i < n; i++) {
+		void *r;
+		check(weft_future_get(fs[i], &r), "weft_future_get");
+	}
+	release(fs, n);
+}
+
+static void map(weft_pool *pool)
+{
+	check(weft_map(pool, task, args, n, fs), "weft_map");
+	check(weft_gather(fs, n, results, WEFT_FOREVER, NULL), "weft_gather");
+	release(fs, n);
+}
+
+static void as_completed(weft_pool *pool)
+{
+	for (size_t i = 0; i < n; i++)
+		check(weft_submit(pool, task, args[i], &fs[i]), "weft_submit");
+	weft_as_completed *it;
+	check(weft_as_completed_create(fs, n, WEFT_FOREVER, &it),
+	      "weft_as_completed_create");
+	weft_future *f;
+	int more;
+	while ((more = weft_as_completed_next(it, &f)) == 1) {
+		void *r;
+		check(weft_future_get(f, &r), "weft_future_get");
+	}
+	check(more, "weft_as_completed_next");
+	weft_as_completed_destroy(it);
+	release(fs, n);
+}
+
+static void follow_up(weft_pool *pool)
+{
+	for (size_t i = 0; i < n; i++)
+		check(weft_submit(pool, task, args[i], &fs[i]), "weft_submit");
+	weft_as_completed *it;
+	check(weft_as_completed_create(fs, n, WEFT_FOREVER, &it),
+	      "weft_as_completed_create");
+	size_t m = 0;
+	weft_future *f;
+	int more;
+	while ((more = weft_as_completed_next(it, &f)) == 1) {
+		void *r;
+		check(weft_future_get(f, &r), "weft_future_get");
+		if ((uintptr_t)r % 2)
+			check(weft_submit(pool, task, r, &fs2[m++]),
+			      "weft_submit");
+	}
+	check(more, "weft_as_completed_next");
+	weft_as_completed_destroy(it);
+	check(weft_wait(fs2, m, WEFT_ALL_COMPLETED, WEFT_FOREVER), "weft_wait");
+	release(fs, n);
+	release(fs2, m);
+}
+
+static atomic_size_t callbacks_run;
+
+static void custom_callback(weft_future *f, void *ctx)
+{
+	void *r;
+	(void)ctx;
+	check(weft_future_get(f, &r), "weft_future_get");
+	if (atomic_fetch_add(&callbacks_run, 1) + 1 == n)
+		latch_open(&latch);
+}
+
+static void done_callback(weft_pool *pool)
+{
+	atomic_store(&callbacks_run, 0);
+	for (size_t i = 0; i < n; i++) {
+		weft_future *f;
+		check(weft_submit(pool, task, args[i], &f), "weft_submit");
+		check(weft_future_on_done(f, custom_callback, NULL),
+		      "weft_future_on_done");
+		weft_future_release(f);
+	}
+	latch_wait(&latch);
+}
+
+static void result_callback(weft_future *all, void *ctx)
+{
+	(void)all;
+	(void)ctx;
+	for (size_t i = 0; i < n; i++) {
+		void *r;
+		check(weft_future_get(fs[i], &r), "weft_future_get");
+	}
+	latch_open(&latch);
+}
+
+static void map_async_callback(weft_pool *pool)
+{
+	weft_future *all;
+	check(weft_map(pool, task, args, n, fs), "weft_map");
+	check(weft_when_all(fs, n, &all), "weft_when_all");
+	check(weft_future_on_done(all, result_callback, NULL),
+	      "weft_future_on_done");
+	latch_wait(&latch);
+	weft_future_release(all);
+	release(fs, n);
+}
+
+static void *step(void *item, void *ctx)
+{
+	(void)ctx;
+	return (void *)((uintptr_t)item + 1);
+}
+
+static void pipeline(weft_pool *pool)
+{
+	weft_pipeline *pl;
+	check(weft_pipeline_create(pool, n, 0, &pl), "weft_pipeline_create");
+	check(weft_pipeline_stage(pl, "task1", step, NULL, 5, 0),
+	      "weft_pipeline_stage");
+	check(weft_pipeline_stage(pl, "task2", step, NULL, 5, 0),
+	      "weft_pipeline_stage");
+	for (size_t i = 0; i < n; i++)
+		check(weft_pipeline_push(pl, args[i], WEFT_FOREVER),
+		      "weft_pipeline_push");
+	check(weft_pipeline_close(pl), "weft_pipeline_close");
+	size_t got = 0;
+	void *item;
+	int r;
+	while ((r = weft_pipeline_pop(pl, &item, WEFT_FOREVER)) == 1)
+		got++;
+	check(r, "weft_pipeline_pop");
+	if (got != n) {
+		fprintf(stderr, "bench_seeds: pipeline: %zu of %zu items\n",
+			got, n);
+		exit(1);
+	}
+	check(weft_pipeline_destroy(pl), "weft_pipeline_destroy");
+}
+
+static const struct {
+	const char *name;
+	void (*fn)(weft_pool *);
+} patterns[] = {
+	{ "submit_result", submit_result },
+	{ "map", map },
+	{ "as_completed", as_completed },
+	{ "follow_up", follow_up },
+	{ "done_callback", done_callback },
+	{ "map_async_callback", map_async_callback },
+	{ "pipeline", pipeline },
+};
+
+static double now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+int main(int argc, char **argv)
+{
+	int runs = 5, opt;
+	unsigned workers = 0;
+	while ((opt = getopt(argc, argv, "n:r:w:")) != -1) {
+		switch (opt) {
+		case 'n':
+			n = (size_t)strtoul(optarg, NULL, 10);
+			break;
+		case 'r':
+			runs = atoi(optarg);
+			break;
+		case 'w':
+			workers = (unsigned)strtoul(optarg, NULL, 10);
+			break;
+		default:
+			fprintf(stderr,
+				"usage: %s [-n TASKS] [-r RUNS] [-w WORKERS]\n",
+				argv[0]);
+			return 2;
+		}
+	}
+	if (n < 1 || runs < 1) {
+		fprintf(stderr, "bench_seeds: -n and -r must be positive\n");
+		return 2;
+	}
+	fs = calloc(n, sizeof(*fs));
+	fs2 = calloc(n, sizeof(*fs2));
+	args = calloc(n, sizeof(*args));
+	results = calloc(n, sizeof(*results));
+	double *times = calloc((size_t)runs, sizeof(*times));
+	if (!fs || !fs2 || !args || !results || !times) {
+		fprintf(stderr, "bench_seeds: out of memory\n");
+		return 1;
+	}
+	for (size_t i = 0; i < n; i++)
+		args[i] = (void *)(uintptr_t)i;
+
+	weft_config cfg;
+	weft_config_init(&cfg);
+	cfg.workers = workers;
+	weft_pool *pool;
+	check(weft_pool_create(&pool, &cfg), "weft_pool_create");
+	for (size_t p = 0; p < sizeof(patterns) / sizeof(patterns[0]); p++) {
+		patterns[p].fn(pool); /* warm-up */
+		for (int r = 0; r < runs; r++) {
+			double start = now_ns();
+			patterns[p].fn(pool);
+			times[r] = (now_ns() - start) / (double)n;
+		}
+		qsort(times, (size_t)runs, sizeof(*times), cmp_double);
+		double median = runs % 2 ? times[runs / 2] :
+			(times[runs / 2 - 1] + times[runs / 2]) / 2;
+		printf("%s %.1f %.1f %.1f\n", patterns[p].name, median,
+		       times[0], times[runs - 1]);
+		fflush(stdout);
+	}
+	check(weft_pool_destroy(pool), "weft_pool_destroy");
+	free(fs);
+	free(fs2);
+	free(args);
+	free(results);
+	free(times);
+	return 0;
+}
