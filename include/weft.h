@@ -174,8 +174,10 @@ typedef void (*weft_callback)(weft_future *f, void *ctx);
 typedef void *(*weft_then_fn)(weft_future *antecedent, void *ctx);
 
 /* cb(f, ctx) runs exactly once when f completes in any way, on the thread
- * that completed (or cancelled) it; callbacks run in registration order. If
- * f is already done, cb runs at once on the calling thread. Callbacks must
+ * that completed (or cancelled) it; the callbacks registered before f
+ * completed run in registration order. If f is already done, cb runs at
+ * once on the calling thread (possibly while the completing thread is still
+ * running the earlier callbacks, as in Python). Callbacks must
  * be short and must not block; they may submit, cancel, register callbacks
  * and continuations, and read f (borrowed, valid during the call).
  * Errors: -EINVAL (f or cb NULL), -ENOMEM (cb will not run). Any thread. */
