@@ -43,11 +43,12 @@ struct join {
 
 static void fire(struct join *j, size_t index)
 {
+	/* Only when_any's result is an index; when_all's is NULL. */
+	void *result = j->mode == JOIN_ANY ? (void *)(intptr_t)index : NULL;
 	/* (J2) relaxed: only the atomicity of the exchange matters; the
 	 * resolution publishes with its own release (C1). */
 	if (!atomic_exchange_explicit(&j->fired, true, memory_order_relaxed))
-		weft__future_resolve(j->out, WEFT_SUCCEEDED,
-				     (void *)(intptr_t)index);
+		weft__future_resolve(j->out, WEFT_SUCCEEDED, result);
 }
 
 static void join_callback(weft_future *f, void *ctx)
