@@ -511,6 +511,13 @@ static void *helping_fn(void *arg)
 	return (void *)h;
 }
 
+/* A task cancels a future: its callbacks run inside the task's body. */
+static void *cancelling_fn(void *arg)
+{
+	weft_future_cancel(arg);
+	return arg;
+}
+
 Test(cpython, gh83371_weft_fail_in_a_callback_changes_nothing)
 {
 	weft_pool *p = make_pool(1);
@@ -532,6 +539,22 @@ Test(cpython, gh83371_weft_fail_in_a_callback_changes_nothing)
 		     rc);
 	cr_expect_eq(h.inner_rc, 0);
 	weft_future_release(f);
+
+	/* Cancelled by a task: the callback runs inside that task. */
+	struct blocked b;
+	blocked_start(&b);
+	struct job vj = {0};
+	weft_future *victim = blocked_pending(&b, &vj);
+	cr_assert_eq(weft_future_on_done(victim, failing_cb, NULL), 0);
+	cr_assert_eq(weft_submit(p, cancelling_fn, victim, &f), 0);
+	rc = weft_future_get(f, &r);
+	cr_expect_eq(rc, 0, "a task failed with %d because it cancelled a "
+			    "future whose callback called weft_fail()",
+		     rc);
+	cr_expect_eq(weft_future_state(victim), WEFT_CANCELLED);
+	weft_future_release(f);
+	blocked_stop(&b);
+	weft_future_release(victim);
 	expect_pool_alive(p);
 	weft_pool_destroy(p);
 }
