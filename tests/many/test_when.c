@@ -534,3 +534,61 @@ Test(when, many_inputs_complete_concurrently)
 	}
 	weft_pool_destroy(p);
 }
+
+/*
+ * Futures outlive their pool: combining the futures of a destroyed pool
+ * works. The combinators run on a fresh thread, whose allocation cache is
+ * empty, so any use of the dead pool to refill it would be caught by ASan.
+ */
+struct after_destroy {
+	weft_future **fs;
+	int n;
+	int all_rc, any_rc, wait_rc, gather_rc, iter_count;
+	void *all_result, *any_result;
+};
+
+static void *after_destroy_main(void *arg)
+{
+	struct after_destroy *a = arg;
+	weft_future *all = NULL, *any = NULL;
+	a->all_rc = weft_when_all(a->fs, (size_t)a->n, &all);
+	a->any_rc = weft_when_any(a->fs, (size_t)a->n, &any);
+	if (!a->all_rc)
+		a->all_rc = weft_future_get(all, &a->all_result);
+	if (!a->any_rc)
+		a->any_rc = weft_future_get(any, &a->any_result);
+	weft_future_release(all);
+	weft_future_release(any);
+	a->wait_rc = weft_wait(a->fs, (size_t)a->n, WEFT_ALL_COMPLETED,
+			       WEFT_FOREVER);
+	a->gather_rc = weft_gather(a->fs, (size_t)a->n, NULL, 0, NULL);
+	weft_as_completed *it;
+	if (weft_as_completed_create(a->fs, (size_t)a->n, 0, &it) == 0) {
+		weft_future *out;
+		while (weft_as_completed_next(it, &out) == 1)
+			a->iter_count++;
+		weft_as_completed_destroy(it);
+	}
+	return NULL;
+}
+
+Test(when, inputs_outlive_their_pool)
+{
+	weft_pool *p = make_pool(2);
+	weft_future *fs[6];
+	for (int i = 0; i < 6; i++)
+		cr_assert_eq(weft_submit(p, tiny_fn, NULL, &fs[i]), 0);
+	cr_assert_eq(weft_pool_destroy(p), 0);
+	struct after_destroy a = {.fs = fs, .n = 6, .all_result = &a};
+	pthread_t t;
+	cr_assert_eq(pthread_create(&t, NULL, after_destroy_main, &a), 0);
+	pthread_join(t, NULL);
+	cr_expect_eq(a.all_rc, 0);
+	cr_expect_null(a.all_result);
+	cr_expect_eq(a.any_rc, 0);
+	cr_expect_lt((intptr_t)a.any_result, 6);
+	cr_expect_eq(a.wait_rc, 0);
+	cr_expect_eq(a.gather_rc, 0);
+	cr_expect_eq(a.iter_count, 6);
+	release_all(fs, 6);
+}
