@@ -122,6 +122,43 @@ Test(as_completed, completion_order_of_gated_tasks)
 	weft_pool_destroy(p);
 }
 
+/*
+ * Completion order as the caller sees it: a future observed done before
+ * another one's task even started comes first, however long the earlier
+ * future's completer takes over its callbacks. Here a callback the user
+ * registered first on f0 is slow (5 ms of work, no blocking):
+ * f0 is done, then f1 starts and completes, while f0's completer is
+ * still in that callback.
+ */
+static void slow_cb(weft_future *f, void *ctx)
+{
+	(void)f;
+	(void)ctx;
+	for (int64_t until = now_ns() + 5 * MS; now_ns() < until;)
+		;
+}
+
+Test(as_completed, completion_order_behind_a_slow_callback)
+{
+	weft_pool *p = make_pool(2);
+	struct gate g0 = {0}, g1 = {0};
+	struct job j0 = {.gate = &g0}, j1 = {.gate = &g1};
+	weft_future *fs[2] = {submit_job(p, &j0), submit_job(p, &j1)};
+	cr_assert_eq(weft_future_on_done(fs[0], slow_cb, NULL), 0);
+	weft_as_completed *it;
+	cr_assert_eq(weft_as_completed_create(fs, 2, WEFT_FOREVER, &it), 0);
+	gate_open(&g0);
+	await_done(fs[0]);
+	gate_open(&g1);
+	await_done(fs[1]);
+	expect_next(it, fs[0]);
+	expect_next(it, fs[1]);
+	expect_exhausted(it);
+	weft_as_completed_destroy(it);
+	release_all(fs, 2);
+	weft_pool_destroy(p);
+}
+
 /* The iterator blocks in next() while a helper completes the futures
  * one at a time in a known order. */
 struct releaser {

@@ -245,7 +245,7 @@ struct rowdy {
 	weft_future *later;      /* registered on; completes later */
 	/* What the callback saw and did. */
 	atomic_int runs, cancels_ok, submits_ok, polls_ok, at_once,
-		late_cb, then_ok, spawned_ran, joins_ok;
+		late_cb, then_ok, spawned_ran, joins_ok, finished;
 };
 
 static void *spawned_fn(void *arg)
@@ -319,6 +319,7 @@ static void rowdy_cb(weft_future *f, void *ctx)
 			atomic_fetch_add(&r->joins_ok, 1);
 		weft_as_completed_destroy(it);
 	}
+	atomic_fetch_add(&r->finished, 1);
 }
 
 static void rowdy_setup(struct rowdy *r, weft_pool *p, struct blocked *b,
@@ -393,7 +394,7 @@ Test(cpython, gh83371_callback_on_a_worker)
 	cr_assert_eq(weft_future_on_done(trigger, rowdy_cb, &r), 0);
 	gate_open(&g); /* completes on a worker, which runs rowdy_cb */
 	await_done(trigger);
-	wait_count(&r.runs, 1);
+	wait_count(&r.finished, 1);
 	rowdy_check(&r, 1);
 	wait_count(&r.spawned_ran, 4);
 	wait_count(&r.then_ok, 1);
