@@ -126,7 +126,7 @@ Test(as_completed, completion_order_of_gated_tasks)
  * Completion order as the caller sees it: a future observed done before
  * another one's task even started comes first, however long the earlier
  * future's completer takes over its callbacks. Here a callback the user
- * registered first on f0 is slow (5 ms of work, no blocking):
+ * registered first on f0 is slow (20 ms of work, no blocking):
  * f0 is done, then f1 starts and completes, while f0's completer is
  * still in that callback.
  */
@@ -134,7 +134,7 @@ static void slow_cb(weft_future *f, void *ctx)
 {
 	(void)f;
 	(void)ctx;
-	for (int64_t until = now_ns() + 5 * MS; now_ns() < until;)
+	for (int64_t until = now_ns() + 20 * MS; now_ns() < until;)
 		;
 }
 

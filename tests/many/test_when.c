@@ -287,6 +287,39 @@ Test(when, when_any_result_is_the_index)
 	weft_pool_destroy(p);
 }
 
+/* "The first input to complete": f0 is observed done before f1 is even
+ * released, while f0's completer is still in a (20 ms) callback the user
+ * registered before when_any's. */
+static void slow_cb(weft_future *f, void *ctx)
+{
+	(void)f;
+	(void)ctx;
+	for (int64_t until = now_ns() + 20 * MS; now_ns() < until;)
+		;
+}
+
+Test(when, when_any_index_behind_a_slow_callback)
+{
+	weft_pool *p = make_pool(2);
+	struct gate g0 = {0}, g1 = {0};
+	struct job j0 = {.gate = &g0}, j1 = {.gate = &g1};
+	weft_future *fs[2] = {submit_job(p, &j0), submit_job(p, &j1)}, *any;
+	cr_assert_eq(weft_future_on_done(fs[0], slow_cb, NULL), 0);
+	cr_assert_eq(weft_when_any(fs, 2, &any), 0);
+	gate_open(&g0);
+	await_done(fs[0]);
+	gate_open(&g1);
+	await_done(fs[1]);
+	void *r = NULL;
+	cr_expect_eq(weft_future_get(any, &r), 0);
+	cr_expect_eq((intptr_t)r, 0, "when_any named input %ld, which "
+				     "completed second",
+		     (long)(intptr_t)r);
+	weft_future_release(any);
+	release_all(fs, 2);
+	weft_pool_destroy(p);
+}
+
 Test(when, when_any_duplicates_report_the_lowest_index)
 {
 	struct blocked b;
