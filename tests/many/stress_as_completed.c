@@ -80,9 +80,10 @@ static bool submit_rec(struct round *rd, size_t i)
 	r->fail = h_below(&rd->rng, 10) == 0;
 	r->work = (uint32_t)h_next(&rd->rng);
 	int rc = weft_submit(rd->p, task_fn, r, &r->f);
-	H_CHECK(rc == 0, "weft_submit: %d", rc);
-	if (rc)
+	if (rc) {
+		H_CHECK(false, "weft_submit: %d", rc);
 		return false;
+	}
 	table_put(rd, r);
 	return true;
 }
@@ -235,8 +236,9 @@ static void run_round(int round, size_t n0, bool deadline)
 					break;
 				rc = weft_as_completed_add(it,
 							   rd.recs[rd.n].f);
-				H_CHECK(rc == 0, "round %d: add: %d", round,
-					rc);
+				if (rc)
+					H_CHECK(false, "round %d: add: %d",
+						round, rc);
 				rd.n++;
 				added++;
 			}
