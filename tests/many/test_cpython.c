@@ -563,25 +563,41 @@ Test(cpython, gh83371_weft_fail_in_a_callback_changes_nothing)
 /*
  * cpython#101586: 1,000,000 items through a slow stage with capacity 16.
  *
- * The test counts what went in and what came out: `entering` before each
- * push, `popped` after each pop. Items inside <= entering - popped, which
- * exceeds the true count by at most 2: the one push in progress and the
- * one pop not yet counted (one producer, one consumer). The stage samples
- * that bound on every call, the producer after every push.
+ * The test counts, with one producer and one consumer:
+ *   entering  before each push      pushed    after each push returned 0
+ *   popping   before each pop       popped    after each pop returned 1
+ * At any time, items inside (pushed, not popped) lie between
+ *   low  = pushed - popping   (a pop started may not have taken one yet)
+ *   high = entering - popped  (at most 2 more than inside: the push in
+ *                              progress, the pop not yet counted)
+ * Reading pushed before popping, and entering before popped, keeps each
+ * sample on its side of the true count. low > capacity proves the bound
+ * broken; high <= capacity + 2 is what a correct bound allows; high
+ * reaching capacity shows the pipeline did fill. The stage samples on
+ * every call, the producer after every push.
  */
 struct flow {
 	weft_pipeline *pl;
 	long n;
-	atomic_long entering, popped, max_inside, stage_calls, waits;
+	atomic_long entering, pushed, popping, popped;
+	atomic_long max_low, max_high, stage_calls, waits;
 };
+
+static void raise_max(atomic_long *max, long v)
+{
+	long m = atomic_load(max);
+	while (v > m && !atomic_compare_exchange_weak(max, &m, v))
+		;
+}
 
 static void note_inside(struct flow *fl)
 {
-	long inside = atomic_load(&fl->entering) - atomic_load(&fl->popped);
-	long max = atomic_load(&fl->max_inside);
-	while (inside > max &&
-	       !atomic_compare_exchange_weak(&fl->max_inside, &max, inside))
-		;
+	long pushed = atomic_load(&fl->pushed);
+	long low = pushed - atomic_load(&fl->popping);
+	long entering = atomic_load(&fl->entering);
+	long high = entering - atomic_load(&fl->popped);
+	raise_max(&fl->max_low, low);
+	raise_max(&fl->max_high, high);
 }
 
 static void *slow_stage(void *item, void *ctx)
@@ -610,6 +626,7 @@ static void *flow_producer(void *arg)
 		}
 		if (rc)
 			break;
+		atomic_fetch_add(&fl->pushed, 1);
 		note_inside(fl);
 	}
 	weft_pipeline_close(fl->pl);
@@ -630,7 +647,11 @@ Test(cpython, gh101586_capacity_bounds_memory, .timeout = 600)
 	int rc;
 	long count = 0, sum_ok = 1;
 	static unsigned char seen[1000000];
-	while ((rc = weft_pipeline_pop(fl.pl, &item, 10000 * MS)) == 1) {
+	for (;;) {
+		atomic_fetch_add(&fl.popping, 1);
+		rc = weft_pipeline_pop(fl.pl, &item, 10000 * MS);
+		if (rc != 1)
+			break;
 		atomic_fetch_add(&fl.popped, 1);
 		intptr_t v = (intptr_t)item;
 		if (v < 0 || v >= fl.n || seen[v]++)
@@ -641,15 +662,18 @@ Test(cpython, gh101586_capacity_bounds_memory, .timeout = 600)
 	cr_expect_eq(rc, 0, "pop ended with %d", rc);
 	cr_expect_eq(count, fl.n);
 	cr_expect(sum_ok, "an item came out twice or was invented");
-	long max = atomic_load(&fl.max_inside);
-	cr_log_info("gh101586: %ld items, at most %ld inside (bound %d + 2), "
-		    "producer blocked %ld times",
-		    count, max, CAP, atomic_load(&fl.waits));
-	cr_expect_leq(max, CAP + 2, "%ld items inside a pipeline of capacity "
-				    "%d",
-		      max, CAP);
-	cr_expect_geq(max, CAP, "the pipeline never filled: the test proves "
-				"nothing");
+	long low = atomic_load(&fl.max_low), high = atomic_load(&fl.max_high);
+	cr_log_info("gh101586: %ld items; inside at most: proven %ld, bound "
+		    "%ld (capacity %d); producer blocked %ld times",
+		    count, low, high, CAP, atomic_load(&fl.waits));
+	cr_expect_leq(low, CAP, "at least %ld items inside a pipeline of "
+				"capacity %d",
+		      low, CAP);
+	cr_expect_leq(high, CAP + 2, "up to %ld items inside a pipeline of "
+				     "capacity %d",
+		      high, CAP);
+	cr_expect_geq(high, CAP, "the pipeline never filled: the test proves "
+				 "nothing");
 	cr_expect_gt(atomic_load(&fl.waits), 0, "the producer never waited");
 	cr_expect_eq(atomic_load(&fl.stage_calls), fl.n);
 	cr_expect_eq(weft_pipeline_destroy(fl.pl), 0);
