@@ -365,18 +365,18 @@ Test(gather, deadline_for_the_whole_call)
 	weft_future *fs[3] = {submit_job(p, &j0), submit_job(p, &j1),
 			      blocked_pending(&b, &j2)};
 	await_started(&j1);
-	/* fs[0] completes at 300 ms; fs[1] not before the end. With one
-	 * deadline for the call gather returns at 400 ms; a fresh timeout
-	 * per future would make it 700 ms. */
+	/* fs[0] completes at about 300 ms; fs[1] not before the end. With
+	 * one deadline for the call gather returns at 800 ms; a fresh
+	 * timeout per future would make it 1100 ms. */
 	struct later l;
 	later_start(&l, 300, later_open_gate, &g0);
 	void *results[3] = {0};
 	size_t at = 0;
 	int64_t t0 = now_ns();
-	cr_expect_eq(weft_gather(fs, 3, results, 400 * MS, &at), -ETIMEDOUT);
+	cr_expect_eq(weft_gather(fs, 3, results, 800 * MS, &at), -ETIMEDOUT);
 	int64_t took = now_ns() - t0;
-	cr_expect_geq(took, 400 * MS, "timed out before the deadline");
-	cr_expect_lt(took, 650 * MS, "the deadline ran from each future");
+	cr_expect_geq(took, 800 * MS, "timed out before the deadline");
+	cr_expect_lt(took, 1050 * MS, "the deadline ran from each future");
 	cr_expect_eq(at, 1u, "stopped_at is not the first future not done");
 	cr_expect_eq(results[0], (void *)7);
 	cr_expect_eq(weft_future_state(fs[1]), WEFT_RUNNING);
