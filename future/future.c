@@ -57,6 +57,22 @@ void weft__unref(struct weft_future *f)
 		weft__task_free(f);
 }
 
+/* Runs a callback as code outside any task, so that weft_fail() in it has
+ * no effect (weft.h: "Elsewhere it has no effect"). A callback may run
+ * inside a task's body: when the task cancels a future or registers on a
+ * done one, or when a worker waiting inside a task runs another task whose
+ * completion runs the callback. Without this, its weft_fail() would fail
+ * that unrelated task. */
+static void run_callback(weft_callback cb, struct weft_future *f, void *ctx)
+{
+	struct weft_future *saved = tls_exec.task;
+	int saved_fail = tls_exec.fail;
+	tls_exec.task = NULL;
+	cb(f, ctx);
+	tls_exec.task = saved;
+	tls_exec.fail = saved_fail;
+}
+
 /* Delivers the listeners of a future that just became final: callbacks
  * run here, oldest first; continuations are scheduled. */
 static void deliver(struct weft_future *f)
