@@ -157,7 +157,7 @@ static int prepare(struct weft_as_completed *it, struct weft_future *f,
 	p->e->it = it;
 	p->e->f = f;
 	if (!weft_future_done(f)) {
-		p->node = weft__callback_new(f->pool, on_complete, p->e);
+		p->node = weft__callback_new(on_complete, p->e, WEFT__EARLY);
 		if (!p->node) {
 			weft__free(p->e);
 			return -ENOMEM;

@@ -117,21 +117,6 @@ static int valid_inputs(weft_future *const *fs, size_t n)
 	return 0;
 }
 
-/* The pool whose spare objects the join's allocations may take: that of
- * an input not yet done, as a pending task keeps its pool alive. A done
- * input's pool may already be destroyed (futures outlive their pool), and
- * the allocator reads the pool it is given. NULL: plain allocation.
- * (A pending join output carries its first input's pool, which is not
- * kept alive; combining such outputs after that pool is destroyed is not
- * covered by this.) */
-static weft_pool *alloc_hint(weft_future *const *fs, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (!weft_future_done(fs[i]))
-			return fs[i]->pool;
-	return NULL;
-}
-
 static int join_create(weft_future *const *fs, size_t n, enum join_mode mode,
 		       weft_future **out)
 {
@@ -140,7 +125,6 @@ static int join_create(weft_future *const *fs, size_t n, enum join_mode mode,
 	struct weft_future **nodes = NULL;
 	struct join *j = NULL;
 	struct weft_future *o = NULL;
-	weft_pool *hint = alloc_hint(fs, n);
 	struct join_slot *scratch = weft__malloc((n ? n : 1) * sizeof(*scratch));
 	size_t *order = weft__malloc((n ? n : 1) * sizeof(*order));
 	if (!scratch || !order)
@@ -148,13 +132,14 @@ static int join_create(weft_future *const *fs, size_t n, enum join_mode mode,
 	m = distinct(fs, n, scratch, order);
 	j = weft__malloc(sizeof(*j) + m * sizeof(j->slots[0]));
 	nodes = weft__malloc((m ? m : 1) * sizeof(*nodes));
-	o = weft__task_alloc(hint);
+	/* No pool for the allocations: the inputs may outlive theirs. */
+	o = weft__task_alloc(NULL);
 	if (!j || !nodes || !o)
 		goto fail;
 	for (size_t k = 0; k < m; k++) {
 		j->slots[k] = (struct join_slot){ j, order[k] };
-		nodes[k] = weft__callback_new(hint, join_callback,
-					      &j->slots[k]);
+		nodes[k] = weft__callback_new(join_callback, &j->slots[k],
+					      WEFT__EARLY);
 		if (!nodes[k]) {
 			while (k--)
 				weft__task_free(nodes[k]);

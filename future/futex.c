@@ -7,7 +7,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "future/tsan.h"
 #include "weft.h"
+
+#ifdef WEFT_TSAN
+_Atomic unsigned weft__tsan_fence_word;
+#endif
 
 int weft__futex_wait(_Atomic uint32_t *word, uint32_t expected,
 		     int64_t deadline_ns)

@@ -57,24 +57,21 @@ void weft__unref(struct weft_future *f)
 		weft__task_free(f);
 }
 
-/* Runs a callback as code outside any task, so that weft_fail() in it has
- * no effect (weft.h: "Elsewhere it has no effect"). A callback may run
- * inside a task's body: when the task cancels a future or registers on a
- * done one, or when a worker waiting inside a task runs another task whose
- * completion runs the callback. Without this, its weft_fail() would fail
- * that unrelated task. */
-static void run_callback(weft_callback cb, struct weft_future *f, void *ctx)
-{
-	struct weft_future *saved = tls_exec.task;
-	int saved_fail = tls_exec.fail;
-	tls_exec.task = NULL;
-	cb(f, ctx);
-	tls_exec.task = saved;
-	tls_exec.fail = saved_fail;
-}
-
 /* Delivers the listeners of a future that just became final: callbacks
  * run here, oldest first; continuations are scheduled. */
+static void deliver_one(struct weft_future *f, struct weft_future *n)
+{
+	/* relaxed: the kind bits are immutable and were published by
+	 * (L1)/(L2). */
+	uint32_t kind = atomic_load_explicit(&n->state, memory_order_relaxed);
+	if (kind & WEFT__KIND_CALLBACK) {
+		run_callback(n->u.cb, f, n->arg);
+		weft__unref(n);
+	} else {
+		weft__schedule_ready(n);
+	}
+}
+
 static void deliver(struct weft_future *f)
 {
 	/* (L2) acq_rel: acquire pairs with every registrant's (L1) so the
@@ -82,37 +79,42 @@ static void deliver(struct weft_future *f)
 	 * registrant that finds CLOSED, so it sees the final state. */
 	struct weft_future *n = atomic_exchange_explicit(
 		&f->listeners, WEFT__CLOSED, memory_order_acq_rel);
-	struct weft_future *oldest_first = NULL;
+	struct weft_future *early = NULL, *rest = NULL;
 
+	/* The stack is newest first: reversing it onto two lists gives each
+	 * list oldest first. */
 	while (n) {
 		struct weft_future *next = n->link.next;
-		n->link.next = oldest_first;
-		oldest_first = n;
+		/* relaxed: as in deliver_one. */
+		struct weft_future **list =
+			atomic_load_explicit(&n->state, memory_order_relaxed) &
+					WEFT__EARLY ?
+				&early :
+				&rest;
+		n->link.next = *list;
+		*list = n;
 		n = next;
 	}
-	while (oldest_first) {
-		n = oldest_first;
-		oldest_first = n->link.next;
-		/* relaxed: the kind bits are immutable and were published by
-		 * (L1)/(L2). */
-		uint32_t kind = atomic_load_explicit(&n->state,
-						     memory_order_relaxed);
-		if (kind & WEFT__KIND_CALLBACK) {
-			run_callback(n->u.cb, f, n->arg);
-			weft__unref(n);
-		} else {
-			weft__schedule_ready(n);
-		}
+	for (struct weft_future *l = early; l; l = n) {
+		n = l->link.next;
+		deliver_one(f, l);
+	}
+	for (struct weft_future *l = rest; l; l = n) {
+		n = l->link.next;
+		deliver_one(f, l);
 	}
 }
 
-/* After the final-state RMW that returned old: wake sleepers, deliver. */
+/* After the final-state RMW that returned old. The listeners go first:
+ * a thread woken here (or spinning) that acts on f's completion then
+ * finds the combinators that watch f (as_completed, when_any) already
+ * told, so their order follows causality. */
 static void completed(struct weft_future *f, uint32_t old)
 {
-	if (old & WEFT__WAITERS)
-		weft__futex_wake(&f->state, INT_MAX);
 	if (old & WEFT__LISTENERS)
 		deliver(f);
+	if (old & WEFT__WAITERS)
+		weft__futex_wake(&f->state, INT_MAX);
 }
 
 bool weft__future_start(struct weft_future *f)
@@ -384,12 +386,13 @@ int weft_future_get(weft_future *f, void **result)
 	}
 }
 
-struct weft_future *weft__callback_new(weft_pool *p, weft_callback cb,
-				      void *ctx)
+struct weft_future *weft__callback_new(weft_callback cb, void *ctx,
+				      uint32_t flags)
 {
-	struct weft_future *n = weft__task_alloc(p);
+	/* No pool: the future it watches may outlive its pool. */
+	struct weft_future *n = weft__task_alloc(NULL);
 	if (n) {
-		weft__future_init(n, NULL, WEFT__KIND_CALLBACK, 1);
+		weft__future_init(n, NULL, WEFT__KIND_CALLBACK | flags, 1);
 		n->u.cb = cb;
 		n->arg = ctx;
 	}
@@ -410,7 +413,7 @@ int weft_future_on_done(weft_future *f, weft_callback cb, void *ctx)
 {
 	if (!f || !cb)
 		return -EINVAL;
-	struct weft_future *n = weft__callback_new(f->pool, cb, ctx);
+	struct weft_future *n = weft__callback_new(cb, ctx, 0);
 	if (!n)
 		return -ENOMEM;
 	weft__callback_attach(f, n);

@@ -11,6 +11,7 @@
  *             never changed after
  *   bit  7    LISTENERS: a listener was (or is being) registered, so the
  *             completer must close and deliver the listener stack
+ *   bit  8    EARLY (callback nodes only; immutable)
  *   Transitions: PENDING -> RUNNING (the runner's CAS), PENDING ->
  *   CANCELLED (cancel's CAS), RUNNING -> final (the runner's fetch_add, the
  *   only writer while RUNNING). A final state never changes.
@@ -29,7 +30,8 @@
  *   the stack for CLOSED with acq_rel (L2), so it sees every node's
  *   contents and a registrant that finds CLOSED sees the final state and
  *   result (the exchange comes after the final-state RMW). Completion runs
- *   the nodes oldest first, so callbacks run in registration order. A
+ *   the EARLY nodes, then the others, each oldest first, so callbacks run
+ *   in registration order; then it wakes the futex sleepers. A
  *   registrant that finds CLOSED runs its callback itself, at once.
  *
  * refs
@@ -62,6 +64,10 @@
 #define WEFT__KIND_CALLBACK 32u /* an on_done node, never scheduled */
 #define WEFT__ON_SUCCESS 64u    /* with KIND_THEN: WEFT_THEN_ON_SUCCESS */
 #define WEFT__LISTENERS 128u
+/* With KIND_CALLBACK: a combinator's watcher (as_completed, when_*, wait),
+ * delivered before the user's callbacks, as Python notifies its waiters
+ * before it runs done callbacks. */
+#define WEFT__EARLY 256u
 
 /* The sentinel that closes a completed future's listener stack. */
 #define WEFT__CLOSED ((struct weft_future *)(uintptr_t)1)
@@ -175,9 +181,10 @@ int weft__future_wait_final(struct weft_future *f, int64_t deadline_ns);
 void weft__future_resolve(struct weft_future *f, unsigned final,
 			  void *result);
 
-/* A callback node for cb(f, ctx), or NULL (no memory). */
-struct weft_future *weft__callback_new(weft_pool *p, weft_callback cb,
-				      void *ctx);
+/* A callback node for cb(f, ctx), or NULL (no memory). flags: 0, or
+ * WEFT__EARLY for the runtime's own watchers. */
+struct weft_future *weft__callback_new(weft_callback cb, void *ctx,
+				      uint32_t flags);
 /* Registers a node from weft__callback_new on f; if f is already done the
  * callback runs now, on the calling thread. Never fails. */
 void weft__callback_attach(struct weft_future *f, struct weft_future *n);

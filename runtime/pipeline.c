@@ -209,7 +209,7 @@ static int spawn(weft_pipeline *pl, struct item *it,
 		 struct weft_future **pending)
 {
 	struct weft_future *node =
-		weft__callback_new(pl->pool, item_task_done, pl);
+		weft__callback_new(item_task_done, pl, 0);
 	if (!node)
 		return -ENOMEM;
 	weft_future *f;

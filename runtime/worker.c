@@ -15,6 +15,7 @@
 #include <urcu/urcu-qsbr.h>
 
 #include "future/futex.h"
+#include "future/tsan.h"
 #include "runtime/internal.h"
 
 #define INJECT_EVERY 61u
@@ -60,7 +61,7 @@ void weft__notify(weft_pool *p)
 	 * seq_cst RMW before its re-check. Litmus: submitter "publish; F;
 	 * r1 = idle", sleeper "idle += SLEEPER; r2 = queues": r1 missing the
 	 * sleeper and r2 missing the task cannot both happen. */
-	atomic_thread_fence(memory_order_seq_cst);
+	weft__fence_seq_cst();
 	/* relaxed: ordered by the fence (N1) above. */
 	uint32_t idle = atomic_load_explicit(&p->idle, memory_order_relaxed);
 	if (idle >= WEFT__IDLE_SLEEPER && !(idle & (WEFT__IDLE_SLEEPER - 1)))
@@ -203,7 +204,7 @@ static uint32_t idle_add(weft_pool *p, uint32_t delta)
 	 * plain or relaxed loads; the fence orders them after the RMW above
 	 * and pairs with (N1), the submitter's fence, Dekker style. On
 	 * x86-64 the locked RMW already is one; C11 asks for the fence. */
-	atomic_thread_fence(memory_order_seq_cst);
+	weft__fence_seq_cst();
 	return idle + delta;
 }
 
