@@ -3,6 +3,7 @@
  * A pool owns its workers; there is no global runtime state.
  */
 #include <errno.h>
+#include <limits.h>
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
@@ -301,6 +302,6 @@ const char *weft_strerror(int err)
 	case -EAGAIN:
 		return "resource temporarily unavailable";
 	}
-	const char *s = err < 0 ? strerrordesc_np(-err) : NULL;
+	const char *s = err < 0 && err > INT_MIN ? strerrordesc_np(-err) : NULL;
 	return s ? s : "unknown error";
 }
