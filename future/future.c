@@ -30,9 +30,7 @@ void *weft_fail(int err)
 	return NULL;
 }
 
-/* True if f's body is on this thread's stack: waiting for it would wait
- * for this very thread. */
-static bool running_here(const struct weft_future *f)
+bool weft__running_here(const struct weft_future *f)
 {
 	for (const struct exec_frame *e = tls_frame; e; e = e->prev)
 		if (e->task == f)
@@ -358,7 +356,7 @@ int weft_future_wait(weft_future *f, int64_t timeout_ns)
 		return -EINVAL;
 	if (weft_future_done(f))
 		return 0;
-	if (running_here(f))
+	if (weft__running_here(f))
 		return -EDEADLK;
 	if (timeout_ns == 0)
 		return -ETIMEDOUT;
