@@ -19,7 +19,7 @@
 # a sanitizer report. RSS: each program's peak RSS per iteration, and the
 # long-lived process's RSS sampled over time (after the first tenth of the
 # soak, the warm-up); flat means the median of the second half of the
-# samples is at most 10% above the first half's. The last line is
+# samples is at most 10% (or 1 MB) above the first half's. The last line is
 #   soak: OK|FAILED iterations N runs N anomalies N rss flat|GROWING
 # and the exit status is 0 iff OK.
 set -uo pipefail
@@ -139,7 +139,8 @@ cat "$work/rss" >>"$log" 2>/dev/null
 
 # RSS trend: the median of the second half of the samples against the
 # first half's (each program's peak RSS from its second iteration on; the
-# long-lived process's RSS after the warm-up). Growing: more than 10%.
+# long-lived process's RSS after the warm-up). Growing: more than 10% and
+# more than 1 MB (a few-MB process's allocator warm-up is not a trend).
 flat=$(awk -v warm=$((duration / 10)) '
 	function median(a, lo, hi,   i, j, t, n, b) {
 		n = 0;
@@ -148,15 +149,16 @@ flat=$(awk -v warm=$((duration / 10)) '
 			if (b[j] < b[i]) { t = b[i]; b[i] = b[j]; b[j] = t; }
 		return b[int((n + 1) / 2)];
 	}
-	function verdict(name, n, a,   i, lo, hi, m1, m2, g) {
+	function verdict(name, n, a,   i, lo, hi, m1, m2, g, grow) {
 		if (n < 2) { printf "rss %s: %d sample(s), no trend\n", name, n; return 0; }
 		lo = hi = a[1];
 		for (i = 2; i <= n; i++) { if (a[i] < lo) lo = a[i]; if (a[i] > hi) hi = a[i]; }
 		m1 = median(a, 1, int(n / 2)); m2 = median(a, int(n / 2) + 1, n);
 		g = (m2 - m1) * 100 / m1;
+		grow = g > 10 && m2 - m1 > 1024;
 		printf "rss %s: %d samples, %d-%d kB, median %d kB then %d kB (%+.1f%%)%s\n",
-			name, n, lo, hi, m1, m2, g, (g > 10 ? " GROWING" : "");
-		return g > 10;
+			name, n, lo, hi, m1, m2, g, (grow ? " GROWING" : "");
+		return grow;
 	}
 	/^run / {
 		split($2, it, "="); split($3, pr, "="); split($6, rs, "=");
