@@ -356,9 +356,11 @@ int weft_future_wait(weft_future *f, int64_t timeout_ns)
 {
 	if (!f || timeout_ns < WEFT_FOREVER)
 		return -EINVAL;
-	if (weft_future_done(f))
+	enum weft_state st = weft_future_state(f);
+	if (st >= WEFT_SUCCEEDED)
 		return 0;
-	if (running_here(f))
+	/* Only a running body can be on this thread's stack. */
+	if (st == WEFT_RUNNING && running_here(f))
 		return -EDEADLK;
 	if (timeout_ns == 0)
 		return -ETIMEDOUT;
