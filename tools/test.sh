@@ -7,13 +7,12 @@
 # The last line is the total: "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
-root=$PWD
 
 tools/deps.sh test || { echo "0 passed, 1 failed"; exit 1; }
 
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0"
-export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$root/tests/tsan.supp"
+export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1"
 
 # TSan cannot map its shadow memory with more than 28 random mmap bits.
 tsan_wrap=()
