@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <sched.h>
 #include <linux/futex.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -57,6 +58,20 @@ int64_t weft__now_ns(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+#define SPIN_YIELD_NS 5000
+
+int64_t weft__spin_step(int64_t *next_yield)
+{
+	for (int i = 0; i < 16; i++)
+		weft__cpu_relax();
+	int64_t now = weft__now_ns();
+	if (now >= *next_yield) {
+		sched_yield();
+		*next_yield = now + SPIN_YIELD_NS;
+	}
+	return now;
 }
 
 int64_t weft__deadline(int64_t timeout_ns)

@@ -25,6 +25,13 @@ int64_t weft__now_ns(void);
 /* The absolute deadline for a relative timeout: -1 for WEFT_FOREVER. */
 int64_t weft__deadline(int64_t timeout_ns);
 
+/* One step of a spin-wait that shares its CPU: a few pause hints, and a
+ * sched_yield() once every 5 us, so that a thread the kernel queued on
+ * this CPU (often the very thread being waited for: the kernel tends to
+ * wake a thread on its waker's CPU) gets to run. *next_yield starts at 0.
+ * Returns the current time. */
+int64_t weft__spin_step(int64_t *next_yield);
+
 /* One spin-wait hint to the CPU. */
 static inline void weft__cpu_relax(void)
 {

@@ -243,6 +243,7 @@ static void end_search(weft_pool *p)
  * (still searching). */
 static struct weft_future *search(struct weft__worker *w)
 {
+	int64_t next_yield = 0;
 	int64_t deadline = weft__now_ns() + w->pool->spin_ns;
 	do {
 		struct weft_future *t = find_work(w);
@@ -250,9 +251,10 @@ static struct weft_future *search(struct weft__worker *w)
 			end_search(w->pool);
 			return t;
 		}
-		for (int i = 0; i < 16; i++)
-			weft__cpu_relax();
-	} while (weft__now_ns() < deadline);
+		/* The step yields now and then: a searcher must not starve
+		 * the thread its last completion woke, which the kernel
+		 * often queues on this CPU. */
+	} while (weft__spin_step(&next_yield) < deadline);
 	return NULL;
 }
 
