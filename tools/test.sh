@@ -59,11 +59,12 @@ configure build-release gcc --buildtype=release &&
 	run_suite "release (gcc)" build-release || failed=$((failed + 1))
 
 configure build-asan gcc --buildtype=debugoptimized \
-	-Db_sanitize=address,undefined -Db_lundef=false &&
+	-Db_sanitize=address,undefined -Db_lundef=false -Db_lto=false &&
 	run_suite "asan+ubsan (gcc)" build-asan --timeout-multiplier 3 ||
 	failed=$((failed + 1))
 
-configure build-tsan gcc --buildtype=debugoptimized -Db_sanitize=thread &&
+configure build-tsan gcc --buildtype=debugoptimized -Db_sanitize=thread \
+	-Db_lto=false &&
 	run_suite "tsan (gcc)" build-tsan --suite stress --timeout-multiplier 5 ||
 	failed=$((failed + 1))
 
