@@ -20,10 +20,10 @@
  *                       then weft_wait for the follow-ups (per first task)
  *   done_callback       weft_submit + weft_future_on_done; the last
  *                       callback opens a latch that main waits on
- *   map_async_callback  weft_map + weft_when_all + weft_future_on_done;
- *                       the callback reads every result, then opens the
- *                       latch (Python's map_async runs the items in a few
- *                       chunks; weft_map makes a future per item)
+ *   map_async_callback  weft_map + weft_when_all + weft_future_on_done
+ *                       over chunks of ceil(n / (4 * workers)) items, the
+ *                       tasks Python's map_async makes; the callback reads
+ *                       every result, then opens the latch
  *   pipeline            a two-stage weft pipeline (stages bounded to five
  *                       items at once, like the tutorial's five workers a
  *                       step): push every item, close, pop every result
@@ -178,27 +178,54 @@ static void done_callback(weft_pool *pool)
 	latch_wait(&latch);
 }
 
+/* map_async runs the items in chunks, as ThreadPool.map_async does:
+ * ceil(n / (4 * threads)) items a task, threads being the pool's size
+ * (Python's ThreadPool() has one per CPU, as weft's default pool). */
+struct chunk {
+	size_t first, count;
+};
+
+static struct chunk *chunks; /* n each: enough for any chunk count */
+static weft_future **chunk_fs;
+static void **chunk_args;
+
+static void *run_chunk(void *arg)
+{
+	const struct chunk *c = arg;
+	for (size_t i = c->first; i < c->first + c->count; i++)
+		results[i] = task(args[i]);
+	return NULL;
+}
+
 static void result_callback(weft_future *all, void *ctx)
 {
 	(void)all;
 	(void)ctx;
-	for (size_t i = 0; i < n; i++) {
-		void *r;
-		check(weft_future_get(fs[i], &r), "weft_future_get");
-	}
+	volatile void *sink = NULL;
+	for (size_t i = 0; i < n; i++)
+		sink = results[i];
+	(void)sink;
 	latch_open(&latch);
 }
 
 static void map_async_callback(weft_pool *pool)
 {
+	unsigned threads = weft_pool_workers(pool);
+	size_t size = (n + 4 * threads - 1) / (4 * threads), m = 0;
+	for (size_t first = 0; first < n; first += size, m++)
+		chunks[m] = (struct chunk){ first, n - first < size ?
+							   n - first :
+							   size };
+	for (size_t k = 0; k < m; k++)
+		chunk_args[k] = &chunks[k];
 	weft_future *all;
-	check(weft_map(pool, task, args, n, fs), "weft_map");
-	check(weft_when_all(fs, n, &all), "weft_when_all");
+	check(weft_map(pool, run_chunk, chunk_args, m, chunk_fs), "weft_map");
+	check(weft_when_all(chunk_fs, m, &all), "weft_when_all");
 	check(weft_future_on_done(all, result_callback, NULL),
 	      "weft_future_on_done");
 	latch_wait(&latch);
 	weft_future_release(all);
-	release(fs, n);
+	release(chunk_fs, m);
 }
 
 static void *step(void *item, void *ctx)
@@ -289,6 +316,9 @@ int main(int argc, char **argv)
 	fs2 = calloc(n, sizeof(*fs2));
 	args = calloc(n, sizeof(*args));
 	results = calloc(n, sizeof(*results));
+	chunks = calloc(n, sizeof(*chunks));
+	chunk_fs = calloc(n, sizeof(*chunk_fs));
+	chunk_args = calloc(n, sizeof(*chunk_args));
 	double *times = calloc((size_t)runs, sizeof(*times));
 	if (!fs || !fs2 || !args || !results || !times) {
 		fprintf(stderr, "bench_seeds: out of memory\n");
@@ -321,6 +351,9 @@ int main(int argc, char **argv)
 	free(fs2);
 	free(args);
 	free(results);
+	free(chunks);
+	free(chunk_fs);
+	free(chunk_args);
 	free(times);
 	return 0;
 }

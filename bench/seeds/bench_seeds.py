@@ -20,7 +20,8 @@ once per pattern, with the tutorials' sizes, outside the timing.
                       reads every result; then AsyncResult.wait().
                       map_async() cuts the items into chunks of
                       ceil(TASKS / (4 * threads)), so the pool runs a few
-                      tasks for all the items; weft makes a future each.
+                      tasks for all the items; the weft side makes the
+                      same chunks.
   pipeline            two steps of five looping workers each, joined by
                       queues; main puts every item in, takes every result
                       out, then puts the None sentinel (per item)
