@@ -209,6 +209,25 @@ static bool wait_satisfied(weft_future *const *fs, size_t n,
 	return done == n;
 }
 
+/* Called when the condition does not hold yet: whether it can only hold
+ * once a future whose body is on this thread's stack completes, so that
+ * waiting would wait for itself. With ALL_COMPLETED, any such future not
+ * done; otherwise, every future not done is one. */
+static bool wait_would_deadlock(weft_future *const *fs, size_t n,
+				enum weft_return_when when)
+{
+	bool own = false, other = false;
+	for (size_t i = 0; i < n; i++) {
+		if (weft_future_done(fs[i]))
+			continue;
+		if (weft__running_here(fs[i]))
+			own = true;
+		else
+			other = true;
+	}
+	return when == WEFT_ALL_COMPLETED ? own : own && !other;
+}
+
 int weft_wait(weft_future *const *fs, size_t n, enum weft_return_when when,
 	      int64_t timeout_ns)
 {
@@ -218,6 +237,8 @@ int weft_wait(weft_future *const *fs, size_t n, enum weft_return_when when,
 		return -EINVAL;
 	if (wait_satisfied(fs, n, when))
 		return 0;
+	if (wait_would_deadlock(fs, n, when))
+		return -EDEADLK;
 	if (timeout_ns == 0)
 		return -ETIMEDOUT;
 	int64_t deadline = weft__deadline(timeout_ns);

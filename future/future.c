@@ -30,9 +30,7 @@ void *weft_fail(int err)
 	return NULL;
 }
 
-/* True if f's body is on this thread's stack: waiting for it would wait
- * for this very thread. */
-static bool running_here(const struct weft_future *f)
+bool weft__running_here(const struct weft_future *f)
 {
 	for (const struct exec_frame *e = tls_frame; e; e = e->prev)
 		if (e->task == f)
@@ -360,7 +358,7 @@ int weft_future_wait(weft_future *f, int64_t timeout_ns)
 	if (st >= WEFT_SUCCEEDED)
 		return 0;
 	/* Only a running body can be on this thread's stack. */
-	if (st == WEFT_RUNNING && running_here(f))
+	if (st == WEFT_RUNNING && weft__running_here(f))
 		return -EDEADLK;
 	if (timeout_ns == 0)
 		return -ETIMEDOUT;

@@ -189,6 +189,11 @@ struct weft_future *weft__callback_new(weft_callback cb, void *ctx,
  * callback runs now, on the calling thread. Never fails. */
 void weft__callback_attach(struct weft_future *f, struct weft_future *n);
 
+/* True if f's body is on this thread's stack (the caller runs inside f's
+ * task or continuation, maybe nested while it helps): waiting for f would
+ * wait for this very thread. */
+bool weft__running_here(const struct weft_future *f);
+
 /* The code weft_fail() left for the item the caller just ran inside the
  * current task, which it clears (pipelines run one stage function per
  * item inside one task). 0 if none. */

@@ -20,6 +20,13 @@ int weft_gather(weft_future *const *fs, size_t n, void **results,
 	size_t i, cancel_from = n;
 	int err = 0;
 	for (i = 0; i < n; i++) {
+		if (!weft_future_done(fs[i]) && weft__running_here(fs[i])) {
+			/* Its body is beneath this call: it would wait for
+			 * itself. */
+			err = -EDEADLK;
+			cancel_from = i + 1;
+			break;
+		}
 		if (!weft_future_done(fs[i]) &&
 		    (timeout_ns == 0 ||
 		     weft__future_wait_final(fs[i], deadline))) {

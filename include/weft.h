@@ -220,7 +220,10 @@ enum weft_return_when {
  * worker it runs other tasks while it waits. fs and its futures are
  * borrowed.
  * Errors: -EINVAL (fs NULL with n > 0, a NULL entry, unknown when,
- * timeout_ns < -1), -ENOMEM. Any thread. */
+ * timeout_ns < -1), -EDEADLK (called inside the task of a future it
+ * waits for, when the condition cannot hold before that task ends: with
+ * WEFT_ALL_COMPLETED, or when every future not done is such a one),
+ * -ENOMEM. Any thread. */
 WEFT_API int weft_wait(weft_future *const *fs, size_t n,
 		       enum weft_return_when when, int64_t timeout_ns);
 
@@ -288,7 +291,9 @@ WEFT_API int weft_map(weft_pool *p, weft_fn fn, void *const *args, size_t n,
  * call; then cancels every later future that has not started, as Python's
  * map does when its iterator is abandoned. Returns 0 (and *stopped_at =
  * n) when all succeeded. stopped_at may be NULL. fs borrowed.
- * Errors: -EINVAL (fs NULL with n > 0, a NULL entry, timeout_ns < -1).
+ * Errors: -EINVAL (fs NULL with n > 0, a NULL entry, timeout_ns < -1),
+ * -EDEADLK (it reached a future not done whose task is the caller's own,
+ * index in *stopped_at; the later ones are cancelled as above).
  * Any thread; on a worker it runs other tasks while it waits. */
 WEFT_API int weft_gather(weft_future *const *fs, size_t n, void **results,
 			 int64_t timeout_ns, size_t *stopped_at);
@@ -318,7 +323,7 @@ WEFT_API int weft_pipeline_create(weft_pool *p, size_t capacity,
  * items the stage works on at once (0: no bound). name is copied (may be
  * NULL). Stages are added before the first push.
  * Errors: -EINVAL (pl or fn NULL, unknown flags), -EBUSY (items were
- * already pushed), -ENOMEM. Any thread. */
+ * already pushed, or the pipeline is closed), -ENOMEM. Any thread. */
 WEFT_API int weft_pipeline_stage(weft_pipeline *pl, const char *name,
 				 weft_stage_fn fn, void *ctx,
 				 unsigned concurrency, unsigned flags);

@@ -153,15 +153,16 @@ static bool advance(weft_pipeline *pl, struct item *it, struct item **todo)
 		if (pl->aborted && !it->err)
 			it->err = ECANCELED;
 		if (it->err) {
-			/* Skips fn, keeps its turn. */
+			/* Skips fn, keeps its turn. It may have been handed a
+			 * free slot (a waiter taken when the pipeline was
+			 * aborted): pass the slot, or the turn, on. */
 			it->stage++;
-			if (st->ordered) {
+			if (st->ordered)
 				st->next_seq++;
-				struct item *w = take_waiter(st);
-				if (w) {
-					w->next = *todo;
-					*todo = w;
-				}
+			struct item *w = take_waiter(st);
+			if (w) {
+				w->next = *todo;
+				*todo = w;
 			}
 			continue;
 		}

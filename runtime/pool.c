@@ -13,6 +13,9 @@
 
 #include "runtime/alloc.h"
 #include "runtime/internal.h"
+#ifdef WEFT_ALLOC_HOOK
+#include "runtime/alloc_hook.h"
+#endif
 
 #define DEFAULT_SPIN_NS 50000
 #define MAX_SPIN_NS 1000000000
@@ -115,6 +118,16 @@ static void *worker_thread(void *arg)
 	return weft__worker_main(w);
 }
 
+/* pthread_create for a worker; a hooked build may make it fail. */
+static int start_thread(struct weft__worker *w)
+{
+#ifdef WEFT_ALLOC_HOOK
+	return weft__alloc_hook_thread_create(&w->thread, worker_thread, w);
+#else
+	return pthread_create(&w->thread, NULL, worker_thread, w);
+#endif
+}
+
 static void join_workers(weft_pool *p)
 {
 	/* A worker of another pool may wait here: it must not hold up RCU
@@ -160,7 +173,7 @@ int weft_pool_create(weft_pool **out, const weft_config *cfg)
 
 	for (unsigned i = 0; i < p->nworkers; i++) {
 		struct weft__worker *w = &p->workers[i];
-		err = -pthread_create(&w->thread, NULL, worker_thread, w);
+		err = -start_thread(w);
 		if (err) {
 			/* No task exists yet: close the gate at once and let
 			 * the started workers leave. */

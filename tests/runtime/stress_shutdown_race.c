@@ -3,9 +3,11 @@
  * run: a pool of 1-4 workers, 4 outside threads submitting 0-500 tasks
  * each with 0-3 continuations (some WEFT_THEN_ON_SUCCESS), some tasks
  * cancelled by their submitter, some failing, tasks spawning children
- * (with continuations, sometimes waited on) from their workers; at a
- * random point the main thread shuts the pool down with WAIT,
- * CANCEL_PENDING, both, or neither followed by destroy.
+ * (with continuations, sometimes waited on) from their workers, and
+ * items pushed into a pipeline of 1-2 stages (random bounds and order)
+ * that a fifth thread pops; at a random point the main thread shuts the
+ * pool down with WAIT, CANCEL_PENDING, both, or neither followed by
+ * destroy.
  *
  * Every future that was accepted (its submit/then returned 0) must
  * complete exactly once (one on_done call) as SUCCEEDED, FAILED or
@@ -16,11 +18,17 @@
  * submissions fail with -ESHUTDOWN only once shutdown has started, and
  * always once it has returned; a worker's submissions are always
  * accepted. After shutdown(WAIT) returns, nothing runs any more. The
- * pool's statistics must agree with the futures.
+ * pool's statistics must agree with the futures (and the pipeline's
+ * tasks). Every pushed item (push returned 0; otherwise -ESHUTDOWN, only
+ * once shutdown has started) comes out of pop exactly once, transformed
+ * by each stage, failed by the stage that failed it, or (only with
+ * CANCEL_PENDING) cancelled; each stage runs at most once per item;
+ * pop ends with 0 once the pipeline is closed and drained.
  *
  * WEFT_SEED replays the whole sequence; a failing run prints its own
  * seed, and WEFT_RUN_SEED=<seed> (with WEFT_RUNS=<n> repeats) replays
- * just that run. The watchdog allows 30 s per run.
+ * just that run. The watchdog allows 30 s per run. WEFT_SOAK_SECONDS=<n>
+ * runs for n seconds instead of a number of runs (tools/soak.sh).
  */
 #include "harness.h"
 #include "weft.h"
@@ -28,6 +36,8 @@
 #define SUBMITTERS 4
 #define MAX_TASKS_PER_SUBMITTER 500
 #define MAX_LINKS 3
+/* One submission in PUSH_ONE_IN is a pipeline push instead. */
+#define PUSH_ONE_IN 4
 
 enum kind { TASK, LINK, CHILD, CHILD_LINK };
 
@@ -42,6 +52,15 @@ struct slot {
 	int32_t antecedent; /* slot of a link's antecedent, else -1 */
 	/* Written by the creating thread after its call returned. */
 	bool accepted, user_cancelled;
+};
+
+/* A pipeline item, by its id (its value before the stages). */
+struct item {
+	_Atomic uint32_t stage[2]; /* stage function calls */
+	_Atomic uint32_t popped;
+	_Atomic int pop_rc;
+	_Atomic uintptr_t pop_value;
+	bool pushed;               /* written by its pusher */
 };
 
 /* The current run. Workers reach it through this global. */
@@ -59,6 +78,14 @@ static struct {
 	_Atomic uint64_t errors, overflow;
 	_Atomic uint64_t rejected_submits, rejected_thens;
 	_Atomic int64_t max_reject_ns;
+	/* The pipeline. */
+	weft_pipeline *pl;
+	unsigned nstages;
+	struct item *items;
+	uint32_t items_cap;
+	_Atomic uint32_t next_item;
+	_Atomic uint64_t pushed, rejected_pushes, stage_calls;
+	_Atomic uint64_t popped_ok, popped_failed, popped_cancelled;
 } R;
 
 /* Per-run and total figures, for the report. */
@@ -66,6 +93,8 @@ static struct {
 	uint64_t runs, modes[4], accepted, succeeded, failed, cancelled;
 	uint64_t rejected_submits, rejected_thens, children, user_cancels;
 	uint64_t late_starts;
+	uint64_t pushed, rejected_pushes, popped_ok, popped_failed;
+	uint64_t popped_cancelled;
 	int64_t max_reject_ns;
 } T;
 
@@ -200,6 +229,106 @@ static bool shutdown_seen(void)
 	return true;
 }
 
+/*
+ * The pipeline: stage 1 fails one item in 8 (EIO) and adds 1 << 20;
+ * stage 2 adds 1 << 21. Item ids stay below 1 << 20.
+ */
+
+static void *stage_fn(void *item, void *ctx)
+{
+	uintptr_t v = (uintptr_t)item;
+	unsigned k = (unsigned)(uintptr_t)ctx;
+	uint32_t id = (uint32_t)(v & ((1u << 20) - 1));
+	if (id < R.items_cap)
+		atomic_fetch_add(&R.items[id].stage[k], 1);
+	atomic_fetch_add(&R.stage_calls, 1);
+	if (k == 0 && decide(id ^ 0x5a5a5a5au) % 8 == 0)
+		return weft_fail(EIO);
+	return (void *)(v + ((uintptr_t)1 << (20 + k)));
+}
+
+static void *consumer_main(void *arg)
+{
+	(void)arg;
+	for (;;) {
+		void *item = NULL;
+		int rc = weft_pipeline_pop(R.pl, &item, WEFT_FOREVER);
+		if (rc == 0)
+			return NULL;
+		uintptr_t v = (uintptr_t)item;
+		uint32_t id = (uint32_t)(v & ((1u << 20) - 1));
+		if (id >= R.items_cap) {
+			error("pop returned a stranger", id);
+			continue;
+		}
+		struct item *it = &R.items[id];
+		atomic_store(&it->pop_rc, rc);
+		atomic_store(&it->pop_value, v);
+		atomic_fetch_add(&it->popped, 1);
+	}
+}
+
+/* What pop must have returned for a pushed item. */
+static uint64_t check_items(bool cancel_pending)
+{
+	uint64_t bad = 0;
+	uint32_t used = atomic_load(&R.next_item);
+	if (used > R.items_cap)
+		used = R.items_cap;
+	for (uint32_t id = 0; id < used; id++) {
+		struct item *it = &R.items[id];
+		uint32_t popped = atomic_load(&it->popped);
+		uint32_t s0 = atomic_load(&it->stage[0]);
+		uint32_t s1 = atomic_load(&it->stage[1]);
+		int rc = atomic_load(&it->pop_rc);
+		uintptr_t v = atomic_load(&it->pop_value);
+		bool fails = R.nstages >= 1 &&
+			     decide(id ^ 0x5a5a5a5au) % 8 == 0;
+		uintptr_t want = id;
+		if (R.nstages >= 1 && !fails)
+			want += (uintptr_t)1 << 20;
+		if (R.nstages >= 2 && !fails)
+			want += (uintptr_t)1 << 21;
+		const char *why = NULL;
+		if (!it->pushed) {
+			if (popped || s0 || s1)
+				why = "a refused item went through";
+		} else if (popped != 1) {
+			why = popped ? "popped more than once" : "never popped";
+		} else if (s0 > 1 || s1 > 1) {
+			why = "a stage ran twice on one item";
+		} else if (rc == -ECANCELED) {
+			atomic_fetch_add(&R.popped_cancelled, 1);
+			if (!cancel_pending)
+				why = "cancelled without CANCEL_PENDING";
+		} else if (rc == 1) {
+			atomic_fetch_add(&R.popped_ok, 1);
+			if (fails || v != want || s0 != (R.nstages >= 1) ||
+			    s1 != (R.nstages >= 2))
+				why = "came out wrong";
+		} else if (rc == -EIO) {
+			atomic_fetch_add(&R.popped_failed, 1);
+			if (!fails || v != want || s0 != 1 || s1)
+				why = "failed wrongly";
+		} else {
+			why = "pop returned an unexpected code";
+		}
+		if (why) {
+			bad++;
+			if (bad <= 5)
+				fprintf(stderr,
+					"  run seed 0x%016" PRIx64
+					": item %u (pushed %d, %u stages): "
+					"popped %u, rc %d, value %#lx (want "
+					"%#lx), stage calls %u/%u: %s\n",
+					R.seed, id, it->pushed, R.nstages,
+					popped, rc, (unsigned long)v,
+					(unsigned long)want, s0, s1, why);
+		}
+	}
+	return bad;
+}
+
 struct submitter {
 	pthread_t thread;
 	struct harness_rng rng;
@@ -256,10 +385,42 @@ static void submit_chain(struct submitter *s, weft_future *f, int32_t first)
 	weft_future_release(f);
 }
 
+/* Pushes the next item from an outside thread. */
+static void push_item(void)
+{
+	uint32_t id = atomic_fetch_add(&R.next_item, 1);
+	if (id >= R.items_cap) {
+		atomic_fetch_add(&R.overflow, 1);
+		return;
+	}
+	bool after = atomic_load(&R.shutdown_returned);
+	int64_t t0 = harness_now_ns();
+	int rc = weft_pipeline_push(R.pl, (void *)(uintptr_t)id, WEFT_FOREVER);
+	if (rc == -ESHUTDOWN) {
+		note_reject(t0);
+		atomic_fetch_add(&R.rejected_pushes, 1);
+		if (!shutdown_seen())
+			error("push -ESHUTDOWN before shutdown", id);
+		return;
+	}
+	if (rc) {
+		error("push failed", id);
+		return;
+	}
+	if (after)
+		error("push accepted after shutdown returned", id);
+	R.items[id].pushed = true;
+	atomic_fetch_add(&R.pushed, 1);
+}
+
 static void *submitter_main(void *arg)
 {
 	struct submitter *s = arg;
 	for (unsigned j = 0; j < s->count; j++) {
+		if (harness_rng_chance(&s->rng, 1, PUSH_ONE_IN)) {
+			push_item();
+			continue;
+		}
 		bool after = atomic_load(&R.shutdown_returned);
 		int32_t i = alloc_slot(TASK, -1, false,
 				       harness_rng_chance(&s->rng, 1, 8));
@@ -401,7 +562,15 @@ static void one_run(uint64_t index, uint64_t seed)
 		CHECKF(false, "out of memory");
 		return;
 	}
-	harness_watchdog_arm(30, "a shutdown run (index in parentheses)", index);
+	R.items_cap = total + 1;
+	R.items = calloc(R.items_cap, sizeof(*R.items));
+	if (!R.items) {
+		CHECKF(false, "out of memory");
+		free(R.slots);
+		return;
+	}
+	harness_watchdog_arm(30, "a shutdown run (WEFT_RUN_SEED in parentheses)",
+			     seed);
 
 	weft_config cfg;
 	weft_config_init(&cfg);
@@ -410,8 +579,26 @@ static void one_run(uint64_t index, uint64_t seed)
 	cfg.spin_ns = (int64_t)harness_rng_below(&rng, 3) * 20000;
 	if (!CHECK_RC(weft_pool_create(&R.p, &cfg), 0)) {
 		free(R.slots);
+		free(R.items);
 		return;
 	}
+	/* The pipeline: 1-2 stages, each unbounded, bounded or ordered. */
+	size_t capacity = 1 + harness_rng_below(&rng, 64);
+	unsigned plflags = harness_rng_chance(&rng, 1, 2) ? WEFT_PIPELINE_ORDERED
+							  : 0;
+	CHECK_RC(weft_pipeline_create(R.p, capacity, plflags, &R.pl), 0);
+	R.nstages = 1 + (unsigned)harness_rng_below(&rng, 2);
+	for (unsigned k = 0; k < R.nstages; k++) {
+		unsigned form = (unsigned)harness_rng_below(&rng, 3);
+		CHECK_RC(weft_pipeline_stage(R.pl, k ? "two" : "one", stage_fn,
+					     (void *)(uintptr_t)k,
+					     form == 1 ? 2 : 0,
+					     form == 2 ? WEFT_STAGE_ORDERED : 0),
+			 0);
+	}
+	pthread_t consumer;
+	if (pthread_create(&consumer, NULL, consumer_main, NULL))
+		exit(2);
 	struct submitter s[SUBMITTERS];
 	for (unsigned i = 0; i < SUBMITTERS; i++) {
 		memset(&s[i], 0, sizeof(s[i]));
@@ -433,15 +620,21 @@ static void one_run(uint64_t index, uint64_t seed)
 	if (flags[mode] & WEFT_SHUTDOWN_CANCEL_PENDING)
 		atomic_store(&R.cancel_returned, 1);
 	CHECK_RC(rc, 0);
-	uint64_t ran_at_wait = 0;
-	if (flags[mode] & WEFT_SHUTDOWN_WAIT)
+	uint64_t ran_at_wait = 0, stage_calls_at_wait = 0;
+	if (flags[mode] & WEFT_SHUTDOWN_WAIT) {
 		for (uint32_t i = 0; i < R.cap; i++)
 			ran_at_wait += atomic_load(&R.slots[i].ran);
+		stage_calls_at_wait = atomic_load(&R.stage_calls);
+	}
 
 	for (unsigned i = 0; i < SUBMITTERS; i++) {
 		pthread_join(s[i].thread, NULL);
 		T.user_cancels += s[i].user_cancels;
 	}
+	/* No more pushes: the consumer pops what is left, then 0. */
+	CHECK_RC(weft_pipeline_close(R.pl), 0);
+	pthread_join(consumer, NULL);
+	CHECK_RC(weft_pipeline_destroy(R.pl), 0);
 	weft_stats st;
 	bool have_stats = false;
 	if (stats_check) {
@@ -459,6 +652,7 @@ static void one_run(uint64_t index, uint64_t seed)
 				   &succeeded, &failed, &cancelled, &ran_total);
 	uint64_t accepted_slots = succeeded + failed + cancelled;
 	CHECK_EQ(bad, 0);
+	CHECK_EQ(check_items(flags[mode] & WEFT_SHUTDOWN_CANCEL_PENDING), 0);
 	CHECK_EQ(atomic_load(&R.errors), 0);
 	CHECK_EQ(atomic_load(&R.overflow), 0);
 	/* A worker may have taken a task and checked for CANCEL_PENDING
@@ -470,18 +664,35 @@ static void one_run(uint64_t index, uint64_t seed)
 	       "returned (%u workers)",
 	       late, workers);
 	T.late_starts += late;
-	if (flags[mode] & WEFT_SHUTDOWN_WAIT)
+	if (flags[mode] & WEFT_SHUTDOWN_WAIT) {
 		CHECKF(ran_total == ran_at_wait,
 		       "%" PRIu64 " bodies ran after shutdown(WAIT) returned",
 		       ran_total - ran_at_wait);
+		CHECKF(atomic_load(&R.stage_calls) == stage_calls_at_wait,
+		       "%" PRIu64 " stage calls after shutdown(WAIT) returned",
+		       atomic_load(&R.stage_calls) - stage_calls_at_wait);
+	}
 	if (have_stats) {
-		CHECK_EQ(st.submitted, accepted_slots);
+		/* The pipeline adds its own tasks: at least one per pushed
+		 * item; they never fail (a stage's weft_fail fails the item)
+		 * but may be cancelled. */
+		uint64_t pushed = atomic_load(&R.pushed);
+		CHECKF(st.submitted >= accepted_slots + pushed,
+		       "submitted %" PRIu64 ", futures %" PRIu64
+		       ", pushed items %" PRIu64,
+		       st.submitted, accepted_slots, pushed);
+		uint64_t pipeline_tasks = st.submitted - accepted_slots;
 		CHECK_EQ(st.failed, failed);
-		CHECK_EQ(st.cancelled, cancelled);
-		CHECKF(st.executed >= ran_total && st.executed <= accepted_slots,
+		CHECKF(st.cancelled >= cancelled &&
+			       st.cancelled - cancelled <= pipeline_tasks,
+		       "cancelled %" PRIu64 ", futures cancelled %" PRIu64
+		       ", pipeline tasks %" PRIu64,
+		       st.cancelled, cancelled, pipeline_tasks);
+		CHECKF(st.executed >= ran_total &&
+			       st.executed <= accepted_slots + pipeline_tasks,
 		       "executed %" PRIu64 ", bodies run %" PRIu64
-		       ", accepted %" PRIu64,
-		       st.executed, ran_total, accepted_slots);
+		       ", accepted %" PRIu64 " + %" PRIu64,
+		       st.executed, ran_total, accepted_slots, pipeline_tasks);
 	}
 
 	T.runs++;
@@ -492,6 +703,11 @@ static void one_run(uint64_t index, uint64_t seed)
 	T.cancelled += cancelled;
 	T.rejected_submits += atomic_load(&R.rejected_submits);
 	T.rejected_thens += atomic_load(&R.rejected_thens);
+	T.pushed += atomic_load(&R.pushed);
+	T.rejected_pushes += atomic_load(&R.rejected_pushes);
+	T.popped_ok += atomic_load(&R.popped_ok);
+	T.popped_failed += atomic_load(&R.popped_failed);
+	T.popped_cancelled += atomic_load(&R.popped_cancelled);
 	if (atomic_load(&R.max_reject_ns) > T.max_reject_ns)
 		T.max_reject_ns = atomic_load(&R.max_reject_ns);
 	for (uint32_t i = 0; i < used; i++)
@@ -505,6 +721,8 @@ static void one_run(uint64_t index, uint64_t seed)
 			seed);
 	free(R.slots);
 	R.slots = NULL;
+	free(R.items);
+	R.items = NULL;
 }
 
 int main(void)
@@ -514,8 +732,14 @@ int main(void)
 	uint64_t run_seed = harness_env_u64("WEFT_RUN_SEED", 0, &one);
 	uint64_t runs = one ? harness_env_u64("WEFT_RUNS", 1, NULL)
 			    : harness_size(5000, 500, 10);
+	/* tools/soak.sh: keep going for this many seconds instead. */
+	uint64_t soak_s = harness_env_u64("WEFT_SOAK_SECONDS", 0, NULL);
 	int64_t t0 = harness_now_ns();
+	if (soak_s)
+		runs = UINT64_MAX;
 	for (uint64_t i = 0; i < runs; i++) {
+		if (soak_s && harness_now_ns() - t0 >= (int64_t)soak_s * 1000000000)
+			break;
 		uint64_t x = harness.seed ^ (i * 0xD1B54A32D192ED03ull);
 		one_run(i, one ? run_seed : harness_splitmix64(&x));
 	}
@@ -535,5 +759,10 @@ int main(void)
 	       "shutdown(CANCEL_PENDING) returned: %" PRIu64 "\n",
 	       T.rejected_submits, T.rejected_thens, T.max_reject_ns / 1e3,
 	       T.late_starts);
+	printf("  pipeline items pushed %" PRIu64 " (%" PRIu64 " refused after "
+	       "shutdown): popped %" PRIu64 " through, %" PRIu64 " failed, %" PRIu64
+	       " cancelled\n",
+	       T.pushed, T.rejected_pushes, T.popped_ok, T.popped_failed,
+	       T.popped_cancelled);
 	return harness_report();
 }

@@ -1,0 +1,140 @@
+/*
+ * A worker thread that cannot be created: for pools of 1 to 4 workers and
+ * every k, the k-th pthread_create of weft_pool_create fails (EAGAIN).
+ * The call must return -EAGAIN, leave *out untouched, and leave nothing
+ * behind: the workers it had started have exited (the process's thread
+ * count is back), and every block it allocated is freed (the hook's live
+ * count is back; LeakSanitizer checks at exit in an ASan build). The same
+ * runs then fail an allocation of weft_pool_create instead (-ENOMEM), and
+ * finally a pool created after all that must work.
+ *
+ * Each combination runs WEFT_THREAD_ROUNDS times (default 20).
+ */
+#include <dirent.h>
+
+#include "harness.h"
+#include "runtime/alloc_hook.h"
+#include "weft.h"
+
+static unsigned thread_count(void)
+{
+	unsigned n = 0;
+	DIR *d = opendir("/proc/self/task");
+	if (!d)
+		return 0;
+	struct dirent *e;
+	while ((e = readdir(d)))
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
+static _Atomic int starts, stops;
+
+static void on_start(unsigned index, void *ctx)
+{
+	(void)index;
+	(void)ctx;
+	atomic_fetch_add(&starts, 1);
+}
+
+static void on_stop(unsigned index, void *ctx)
+{
+	(void)index;
+	(void)ctx;
+	atomic_fetch_add(&stops, 1);
+}
+
+static void *twice(void *arg)
+{
+	return (void *)((uintptr_t)arg * 2);
+}
+
+/* One pool_create with the hook armed by arm(k). Returns the rc. */
+static int failed_create(unsigned workers, uint64_t k, bool thread)
+{
+	unsigned threads0 = thread_count();
+	struct weft__alloc_counts c0, c1;
+	weft__alloc_hook_reset();
+	weft__alloc_counts(&c0);
+	if (thread)
+		weft__thread_fail_at(k);
+	else
+		weft__alloc_fail_at(k, false);
+	atomic_store(&starts, 0);
+	atomic_store(&stops, 0);
+
+	weft_config cfg;
+	weft_config_init(&cfg);
+	cfg.workers = workers;
+	cfg.on_worker_start = on_start;
+	cfg.on_worker_stop = on_stop;
+	weft_pool *const sentinel = (weft_pool *)(uintptr_t)0xbad;
+	weft_pool *p = sentinel;
+	int rc = weft_pool_create(&p, &cfg);
+	weft__alloc_counts(&c1);
+	weft__alloc_hook_reset();
+	if (rc == 0) {
+		/* k was past the last attempt. */
+		CHECK_RC(weft_pool_destroy(p), 0);
+		return rc;
+	}
+	CHECK_RC(rc, thread ? -EAGAIN : -ENOMEM);
+	CHECKF(p == sentinel, "*out written by a failed create (%u workers, "
+			      "k=%" PRIu64 ")", workers, k);
+	CHECKF(c1.live == c0.live,
+	       "%" PRId64 " blocks left behind (%u workers, k=%" PRIu64 ")",
+	       c1.live - c0.live, workers, k);
+	CHECKF(thread_count() == threads0,
+	       "%u threads left behind (%u workers, k=%" PRIu64 ")",
+	       thread_count() - threads0, workers, k);
+	CHECKF(atomic_load(&starts) == atomic_load(&stops),
+	       "%d workers started, %d stopped", atomic_load(&starts),
+	       atomic_load(&stops));
+	if (thread)
+		CHECKF(atomic_load(&starts) <= (int)k - 1,
+		       "%d workers started before thread %" PRIu64 " failed",
+		       atomic_load(&starts), k);
+	return rc;
+}
+
+int main(void)
+{
+	harness_init("thread_fail");
+	uint64_t rounds = harness_env_u64("WEFT_THREAD_ROUNDS", 20, NULL);
+	uint64_t thread_failures = 0, alloc_failures = 0;
+	harness_watchdog_arm(120, "failing pool creations", 0);
+	for (uint64_t r = 0; r < rounds; r++) {
+		for (unsigned workers = 1; workers <= 4; workers++) {
+			for (uint64_t k = 1; k <= workers; k++) {
+				failed_create(workers, k, true);
+				thread_failures++;
+			}
+			for (uint64_t k = 1;; k++) {
+				if (failed_create(workers, k, false) == 0)
+					break;
+				alloc_failures++;
+			}
+		}
+	}
+	harness_watchdog_disarm();
+
+	/* The process is still fine: a pool works. */
+	weft_config cfg;
+	weft_config_init(&cfg);
+	cfg.workers = 2;
+	weft_pool *p = NULL;
+	if (CHECK_RC(weft_pool_create(&p, &cfg), 0)) {
+		weft_future *f;
+		void *r = NULL;
+		CHECK_RC(weft_submit(p, twice, (void *)21, &f), 0);
+		CHECK_RC(weft_future_get(f, &r), 0);
+		CHECK_EQ((uintptr_t)r, 42);
+		weft_future_release(f);
+		CHECK_RC(weft_pool_destroy(p), 0);
+	}
+	printf("  %" PRIu64 " creations failed by a thread (-EAGAIN), %" PRIu64
+	       " by an allocation (-ENOMEM), over %" PRIu64 " rounds\n",
+	       thread_failures, alloc_failures, rounds);
+	return harness_report();
+}
