@@ -32,6 +32,9 @@ void *weft_fail(int err)
 
 bool weft__running_here(const struct weft_future *f)
 {
+	/* Only a running body can be on a stack; the walk is for those. */
+	if (weft_future_state(f) != WEFT_RUNNING)
+		return false;
 	for (const struct exec_frame *e = tls_frame; e; e = e->prev)
 		if (e->task == f)
 			return true;
@@ -357,7 +360,6 @@ int weft_future_wait(weft_future *f, int64_t timeout_ns)
 	enum weft_state st = weft_future_state(f);
 	if (st >= WEFT_SUCCEEDED)
 		return 0;
-	/* Only a running body can be on this thread's stack. */
 	if (st == WEFT_RUNNING && weft__running_here(f))
 		return -EDEADLK;
 	if (timeout_ns == 0)
