@@ -672,9 +672,10 @@ def main():
     total_est = estimate(mode)
     now, head = header(build)
     fewer = sorted(set(w.reps[mode] for w in workloads if mode in w.reps))
-    head.append('mode: %s, %d processes per figure%s, interleaved; '
+    n = a.reps or REPS[mode]
+    head.append('mode: %s, %d process%s per figure%s, interleaved; '
                 'estimated length %s on 2 cores' % (
-                    mode, a.reps or REPS[mode],
+                    mode, n, '' if n == 1 else 'es',
                     ' (%s for the UTS trees)' % fewer[0]
                     if fewer and not a.reps else '',
                     fmt_duration(total_est)))
@@ -718,8 +719,10 @@ def main():
                      'peak_rss_kb', 'status'])
         wr.writerows(all_summary)
     elapsed = time.monotonic() - progress.start
-    tail = ['Took %s. Results: %s' % (fmt_duration(elapsed),
-                                     os.path.relpath(outdir, ROOT))]
+    shown = os.path.relpath(outdir, ROOT)
+    if shown.startswith('..'):
+        shown = outdir
+    tail = ['Took %s. Results: %s' % (fmt_duration(elapsed), shown)]
     if failures:
         tail.append('')
         tail.append('FAILURES (each line ends with the command that '
