@@ -106,7 +106,8 @@ class Workload:
     they differ from the defaults."""
 
     def __init__(self, name, title, cases, rows, args, est, runs=None,
-                 reps=None, notes=(), parser='keys', program_workload=None):
+                 reps=None, notes=(), parser='keys', program_workload=None,
+                 speedup_of=None):
         self.name = name
         self.title = title
         self.cases = cases
@@ -118,6 +119,9 @@ class Workload:
         self.notes = list(notes)
         self.parser = parser
         self.program_workload = program_workload or name
+        # a workload with the same sizes on all threads: a note gives each
+        # implementation's speedup, this table's time over that one's
+        self.speedup_of = speedup_of
 
 
 RECURSIVE = ['weft', 'seq', 'tbb', 'omp-gcc', 'omp-clang', 'mutex']
@@ -142,9 +146,10 @@ WORKLOADS = [
              'sequential code, (time - sequential time) / tasks',
              [('overhead_ns', 'overhead', 'ns/task')],
              rows('weft', 'tbb', 'omp-gcc', 'omp-clang', 'mutex'),
-             {'quick': ['-n', '25', '-t', '1', '-b'],
-              'full': ['-n', '30', '-t', '1', '-b']},
-             {'quick': 0.05, 'full': 0.5}, program_workload='fib'),
+             {'quick': ['-n', '27', '-t', '1', '-b'],
+              'full': ['-n', '32', '-t', '1', '-b']},
+             {'quick': 0.15, 'full': 1.5}, program_workload='fib',
+             speedup_of='fib'),
     Workload('nqueens', 'nqueens(n): a task per partial board',
              [('seconds', 'time', 's')], rows(*RECURSIVE),
              {'quick': ['-n', '11'], 'full': ['-n', '13']},
@@ -283,8 +288,10 @@ def versions():
 
 def parse_keys(out, cases):
     """key=value lines, one per timed run, and a last "rss
-    peak_rss_kb=N" line -> ({case key: [values]}, results seen, RSS)."""
+    peak_rss_kb=N" line -> ({case key: [values]}, results seen, RSS).
+    seconds= is always kept (for speedups)."""
     vals = {k: [] for k, _, _ in cases}
+    vals.setdefault('seconds', [])
     results, rss = set(), 0
     for line in out.splitlines():
         fields = dict(f.split('=', 1) for f in line.split()[1:] if '=' in f)
@@ -457,8 +464,32 @@ def run_workload(w, mode, reps, build, progress, raw):
     return present, res
 
 
-def summarize(w, mode, present, res):
-    """Table lines (Markdown) and summary rows for one workload."""
+def speedups(w, present, res, others):
+    """The note of a workload with speedup_of: all threads over one."""
+    if w.speedup_of not in others:
+        return []
+    o_present, o_res = others[w.speedup_of]
+    parts = []
+    for row in present:
+        other = next((r for r in o_present if r.impl == row.impl and
+                      r.workload == row.workload), None)
+        one = res[id(row)].medians.get('seconds')
+        if other is None or not one:
+            continue
+        many = o_res[id(other)].medians.get('seconds')
+        if many:
+            parts.append('%s %.2fx' % (row.label, statistics.median(one) /
+                                       statistics.median(many)))
+    if not parts:
+        return []
+    return ['- speedup on all threads over one (this table\'s time divided '
+            'by the `%s` table\'s, same n): %s' % (w.speedup_of,
+                                                   ', '.join(parts))]
+
+
+def summarize(w, mode, present, res, others):
+    """Table lines (Markdown) and summary rows for one workload; others
+    holds the workloads run before it."""
     lines, summary, failures = [], [], []
     all_results = set()
     for r in present:
@@ -532,10 +563,11 @@ def summarize(w, mode, present, res):
         failures.append('%s: implementations disagree on the result: %s' %
                         (w.name, ', '.join(sorted(all_results))))
     lines.append('')
-    for note in w.notes:
-        lines.append('- ' + note)
-    if w.notes:
-        lines.append('')
+    notes = ['- ' + note for note in w.notes]
+    if w.speedup_of:
+        notes += speedups(w, present, res, others)
+    if notes:
+        lines += notes + ['']
     return lines, summary, failures
 
 
@@ -688,12 +720,13 @@ def main():
     progress = Progress(total_est)
     report = ['# weft benchmark results (%s mode)' % mode, '', '```'] + \
         head + ['```', '']
-    all_summary, failures, charts = [], [], {}
+    all_summary, failures, charts, others = [], [], {}, {}
     for w in workloads:
         raw = []
         present, res = run_workload(w, mode, reps_of(w), build, progress,
                                     raw)
-        lines, summary, fails = summarize(w, mode, present, res)
+        others[w.name] = (present, res)
+        lines, summary, fails = summarize(w, mode, present, res, others)
         progress.clear()
         print('\n'.join(lines))
         sys.stdout.flush()
