@@ -17,7 +17,8 @@ usage: bench/run.py [quick|full] [--build DIR] [--only W,W...] [--reps N]
              gnuplot is installed) and report.md (everything printed,
              in Markdown)
   --publish  also write bench/RESULTS.md and bench/results/ (the charts
-             and CSV files it links) from this run
+             and CSV files it links) from this run, and the summary in
+             README.md's Results section
   --list     print the workloads, their implementations and the
              estimated length of each mode, and exit
 
@@ -768,14 +769,61 @@ def main():
     with open(os.path.join(outdir, 'report.md'), 'w') as f:
         f.write('\n'.join(report) + '\n')
     if a.publish:
-        publish(outdir, report, charts)
+        publish(outdir, report, head, all_summary, workloads, charts)
     return 1 if failures else 0
 
 
-def publish(outdir, report, charts):
-    """bench/RESULTS.md and bench/results/ from this run."""
+README_START = ('<!-- The rest of this section is written by '
+                'tools/bench.sh full --publish. -->')
+README_END = '<!-- End of the published results. -->'
+SUMMARY_COLUMNS = ['oneTBB', 'OpenMP, gcc/libgomp', 'OpenMP, clang/libomp',
+                   'mutex+condvar pool', 'Python ThreadPoolExecutor',
+                   'sequential C']
+
+
+def readme_summary(head, summary, workloads, charts):
+    """The README's Results section: the header lines, weft's median and
+    each peer's ratio per figure, links to the charts."""
+    cols = [c for c in SUMMARY_COLUMNS if any(s[3] == c for s in summary)]
+    lines = ['```'] + head + ['```', '',
+             'weft\'s median, and each peer\'s median divided by weft\'s '
+             '(above 1: weft is ahead). Full tables with min-max and peak '
+             'RSS: [bench/RESULTS.md](bench/RESULTS.md).', '',
+             '| workload | figure | weft | ' + ' | '.join(cols) + ' |',
+             '|' + '---|' * (3 + len(cols))]
+    for w in workloads:
+        for key, name, unit in w.cases:
+            rows = {s[3]: s for s in summary
+                    if s[0] == w.name and s[1] == name}
+            weft = rows.get('weft')
+            if not weft or weft[4] == '':
+                continue
+            cells = [w.name, name, '%s %s' % (fmt(weft[4]), unit)]
+            for c in cols:
+                r = rows.get(c)
+                if r is None:
+                    cells.append('')
+                elif r[9] == 'absent':
+                    cells.append('absent')
+                elif r[7] == '':
+                    cells.append(r[9])
+                else:
+                    cells.append('%.2f' % float(r[7]))
+            lines.append('| ' + ' | '.join(cells) + ' |')
+    if charts:
+        lines += ['', 'Charts: ' + ', '.join(
+            '[%s](bench/results/%s)' % (n, f) for n, f in charts.items())]
+    return lines
+
+
+def publish(outdir, report, head, summary, workloads, charts):
+    """bench/RESULTS.md and bench/results/ from this run, and the Results
+    section of README.md."""
     dest = os.path.join(HERE, 'results')
     os.makedirs(dest, exist_ok=True)
+    for name in os.listdir(dest):
+        if name.endswith(('.svg', '.csv')):
+            os.remove(os.path.join(dest, name))
     for name in os.listdir(outdir):
         if name.endswith(('.svg', '.csv')):
             shutil.copy(os.path.join(outdir, name), dest)
@@ -787,7 +835,20 @@ def publish(outdir, report, charts):
         text.append(line)
     with open(os.path.join(HERE, 'RESULTS.md'), 'w') as f:
         f.write('\n'.join(text) + '\n')
-    print('published: bench/RESULTS.md, bench/results/')
+    readme = os.path.join(ROOT, 'README.md')
+    with open(readme) as f:
+        old = f.read()
+    if README_START in old and README_END in old:
+        start = old.index(README_START) + len(README_START)
+        end = old.index(README_END)
+        body = readme_summary(head, summary, workloads, charts)
+        with open(readme, 'w') as f:
+            f.write(old[:start] + '\n\n' + '\n'.join(body) + '\n\n' +
+                    old[end:])
+        print('published: bench/RESULTS.md, bench/results/, README.md')
+    else:
+        print('published: bench/RESULTS.md, bench/results/ (README.md has '
+              'no results markers)')
 
 
 if __name__ == '__main__':
