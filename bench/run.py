@@ -26,7 +26,8 @@ First it prints the date, the machine and its real parallelism (two
 CPU-bound loops at once, bench_parallelism), then one table per workload.
 Every implementation of a workload runs as separate processes,
 interleaved (A B C, B C A, ...). Each process runs the workload once to
-warm up and then times it a few times. A table's median is the median of
+warm up and then times it a few times (the full-size UTS trees: once,
+without the warm-up). A table's median is the median of
 the processes' medians; min - max spans every timed run of every
 process; "peer/weft" divides each figure by weft's (every figure is
 lower-is-better, so above 1 means weft is ahead); peak RSS is the
@@ -102,9 +103,9 @@ class Row:
 class Workload:
     """A table: what is measured (cases: output key, name, unit), the rows,
     the arguments per mode, about how long one process takes on average
-    (est, seconds, as measured on a shared 2-core machine: an upper bound
-    for a quiet one), timed runs per process and processes per figure where
-    they differ from the defaults."""
+    (est, seconds, as measured on a shared 2-core machine), timed runs per
+    process and processes per figure where they differ from the
+    defaults."""
 
     def __init__(self, name, title, cases, rows, args, est, runs=None,
                  reps=None, notes=(), parser='keys', program_workload=None,
@@ -153,8 +154,8 @@ WORKLOADS = [
              speedup_of='fib'),
     Workload('nqueens', 'nqueens(n): a task per partial board',
              [('seconds', 'time', 's')], rows(*RECURSIVE),
-             {'quick': ['-n', '11'], 'full': ['-n', '13']},
-             {'quick': 0.1, 'full': 3.1}),
+             {'quick': ['-n', '12'], 'full': ['-n', '13']},
+             {'quick': 0.3, 'full': 3.1}),
     Workload('uts-geo', 'UTS-style geometric tree (T1L-like): '
              'unbalanced, shallow',
              [('seconds', 'time', 's')], rows(*RECURSIVE),
@@ -431,11 +432,11 @@ def run_workload(w, mode, reps, build, progress, raw):
         for row in order:
             impl = IMPLS[row.impl]
             cmd = impl.command(build)
-            if not impl.python or w.parser != 'seeds':
+            if w.parser == 'seeds':  # bench/seeds: its own options
+                cmd += w.args[mode] + row.args
+            else:
                 cmd.append(row.workload or w.program_workload)
-            cmd += w.args[mode] + row.args
-            if w.parser != 'seeds':
-                cmd += ['-r', str(w.runs[mode])]
+                cmd += w.args[mode] + row.args + ['-r', str(w.runs[mode])]
             progress.show('%s: %s (%d/%d)' % (w.name, row.label, rep + 1,
                                               reps))
             t0 = time.monotonic()
