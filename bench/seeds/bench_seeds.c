@@ -3,13 +3,14 @@
  * comparison with bench_seeds.py (Python's ThreadPoolExecutor, ThreadPool
  * and queues). run.sh runs both.
  *
- * usage: bench_seeds [-n TASKS] [-r RUNS] [-w WORKERS]
+ * usage: bench_seeds [-n TASKS] [-r RUNS] [-w WORKERS] [-m]
  *
  * Each pattern runs RUNS times (after one warm-up run) on TASKS tasks; a
  * task returns its argument. Prints one line per pattern:
  * "PATTERN MEDIAN MIN MAX", in nanoseconds per task. One pool serves
  * every pattern, created outside the timing, with WORKERS workers (0, the
- * default: one per CPU).
+ * default: one per CPU). With -m, a last line "peak_rss_kb N" gives the
+ * process's peak resident set (for bench/run.py).
  *
  *   submit_result       weft_submit each task, then weft_future_get each
  *                       in order
@@ -286,11 +287,27 @@ static int cmp_double(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+/* "peak_rss_kb N": VmHWM, the peak resident set of this process. */
+static void print_peak_rss(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	long kb = 0;
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmHWM: %ld kB", &kb) == 1)
+			break;
+	if (f)
+		fclose(f);
+	printf("peak_rss_kb %ld\n", kb);
+}
+
 int main(int argc, char **argv)
 {
 	int runs = 5, opt;
 	unsigned workers = 0;
-	while ((opt = getopt(argc, argv, "n:r:w:")) != -1) {
+	bool rss = false;
+	while ((opt = getopt(argc, argv, "n:r:w:m")) != -1) {
 		switch (opt) {
 		case 'n':
 			n = (size_t)strtoul(optarg, NULL, 10);
@@ -301,10 +318,13 @@ int main(int argc, char **argv)
 		case 'w':
 			workers = (unsigned)strtoul(optarg, NULL, 10);
 			break;
+		case 'm':
+			rss = true;
+			break;
 		default:
 			fprintf(stderr,
-				"usage: %s [-n TASKS] [-r RUNS] [-w WORKERS]\n",
-				argv[0]);
+				"usage: %s [-n TASKS] [-r RUNS] [-w WORKERS] "
+				"[-m]\n", argv[0]);
 			return 2;
 		}
 	}
@@ -347,6 +367,8 @@ int main(int argc, char **argv)
 		fflush(stdout);
 	}
 	check(weft_pool_destroy(pool), "weft_pool_destroy");
+	if (rss)
+		print_peak_rss();
 	free(fs);
 	free(fs2);
 	free(args);
