@@ -49,8 +49,9 @@ void weft__futex_wake(_Atomic uint32_t *word, int n)
 	/* Private futexes are keyed by address only: a wake on a word whose
 	 * object was just freed at most causes a spurious wake elsewhere.
 	 * weft still keeps a reference across every wake. */
-	syscall(SYS_futex, (void *)(uintptr_t)word, FUTEX_WAKE | FUTEX_PRIVATE_FLAG, n,
-		NULL, NULL, 0);
+	if (syscall(SYS_futex, (void *)(uintptr_t)word,
+		    FUTEX_WAKE | FUTEX_PRIVATE_FLAG, n, NULL, NULL, 0) > 0)
+		sched_yield();
 }
 
 int64_t weft__now_ns(void)
@@ -58,20 +59,6 @@ int64_t weft__now_ns(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-#define SPIN_YIELD_NS 5000
-
-int64_t weft__spin_step(int64_t *next_yield)
-{
-	for (int i = 0; i < 16; i++)
-		weft__cpu_relax();
-	int64_t now = weft__now_ns();
-	if (now >= *next_yield) {
-		sched_yield();
-		*next_yield = now + SPIN_YIELD_NS;
-	}
-	return now;
 }
 
 int64_t weft__deadline(int64_t timeout_ns)

@@ -221,12 +221,12 @@ void weft__future_retire(struct weft_future *f)
 int weft__future_wait_final(struct weft_future *f, int64_t deadline_ns)
 {
 	if (!weft__on_worker()) {
-		int64_t next_yield = 0, now = weft__now_ns();
-		int64_t spin_until = now + EXTERNAL_SPIN_NS;
+		int64_t spin_until = weft__now_ns() + EXTERNAL_SPIN_NS;
 		if (deadline_ns >= 0 && deadline_ns < spin_until)
 			spin_until = deadline_ns;
-		while (!weft_future_done(f) && now < spin_until)
-			now = weft__spin_step(&next_yield);
+		while (!weft_future_done(f) && weft__now_ns() < spin_until)
+			for (int i = 0; i < 16; i++)
+				weft__cpu_relax();
 	}
 	for (;;) {
 		/* (C2) acquire: pairs with (C1). */
