@@ -777,6 +777,8 @@ def main():
 README_START = ('<!-- The rest of this section is written by '
                 'tools/bench.sh full --publish. -->')
 README_END = '<!-- End of the published results. -->'
+SUITE_START = '<!-- The suite: written by tools/bench.sh full --publish. -->'
+SUITE_END = '<!-- End of the suite. -->'
 SUMMARY_COLUMNS = ['oneTBB', 'OpenMP, gcc/libgomp', 'OpenMP, clang/libomp',
                    'mutex+condvar pool', 'Python ThreadPoolExecutor',
                    'sequential C']
@@ -834,8 +836,18 @@ def publish(outdir, report, head, summary, workloads, charts):
             name = line[line.index('](') + 2:-1]
             line = line.replace('](%s)' % name, '](results/%s)' % name)
         text.append(line)
-    with open(os.path.join(HERE, 'RESULTS.md'), 'w') as f:
-        f.write('\n'.join(text) + '\n')
+    # Only the suite's section of RESULTS.md: the file also records other
+    # measurements (the deque, the core targets, reliability runs).
+    results = os.path.join(HERE, 'RESULTS.md')
+    section = SUITE_START + '\n' + '\n'.join(text) + '\n' + SUITE_END
+    old = open(results).read() if os.path.exists(results) else ''
+    if SUITE_START in old and SUITE_END in old:
+        new = (old[:old.index(SUITE_START)] + section +
+               old[old.index(SUITE_END) + len(SUITE_END):])
+    else:
+        new = section + '\n\n' + old
+    with open(results, 'w') as f:
+        f.write(new)
     readme = os.path.join(ROOT, 'README.md')
     with open(readme) as f:
         old = f.read()
