@@ -2,8 +2,9 @@
  * The allocation hook (see runtime/alloc_hook.h). Built only with
  * -Dalloc_hook=true.
  *
- * All words are relaxed atomics: they are counters and settings, read and
- * written by any thread; nothing is published through them.
+ * Every word here is a counter or a setting, read and written by any
+ * thread; nothing is published through them, so every access is relaxed
+ * and goes through the three helpers below.
  */
 #include "runtime/alloc_hook.h"
 
@@ -13,11 +14,29 @@
 #include "runtime/alloc.h"
 
 static _Atomic uint64_t attempts, failures, thread_attempts, thread_failures;
-static _Atomic int64_t live;
-static _Atomic uint64_t fail_at, thread_fail_at;
-static _Atomic bool fail_persistent;
-static _Atomic unsigned fail_permille;
-static _Atomic uint64_t fail_seed;
+static _Atomic uint64_t live; /* wraps below zero as int64_t */
+static _Atomic uint64_t fail_at, fail_persistent, fail_permille, fail_seed;
+static _Atomic uint64_t thread_fail_at;
+
+static uint64_t get(_Atomic uint64_t *w)
+{
+	/* relaxed: a counter or a setting (see the top of the file). */
+	return atomic_load_explicit(w, memory_order_relaxed);
+}
+
+static void set(_Atomic uint64_t *w, uint64_t v)
+{
+	/* relaxed: as in get(). */
+	atomic_store_explicit(w, v, memory_order_relaxed);
+}
+
+/* Returns the new value. */
+static uint64_t add(_Atomic uint64_t *w, uint64_t v)
+{
+	/* relaxed: as in get(); the RMW keeps every attempt's number
+	 * distinct. */
+	return atomic_fetch_add_explicit(w, v, memory_order_relaxed) + v;
+}
 
 static uint64_t mix64(uint64_t x)
 {
@@ -29,76 +48,64 @@ static uint64_t mix64(uint64_t x)
 
 void weft__alloc_hook_reset(void)
 {
-	atomic_store_explicit(&fail_at, 0, memory_order_relaxed);
-	atomic_store_explicit(&fail_permille, 0, memory_order_relaxed);
-	atomic_store_explicit(&thread_fail_at, 0, memory_order_relaxed);
-	atomic_store_explicit(&attempts, 0, memory_order_relaxed);
-	atomic_store_explicit(&failures, 0, memory_order_relaxed);
-	atomic_store_explicit(&thread_attempts, 0, memory_order_relaxed);
-	atomic_store_explicit(&thread_failures, 0, memory_order_relaxed);
+	set(&fail_at, 0);
+	set(&fail_permille, 0);
+	set(&thread_fail_at, 0);
+	set(&attempts, 0);
+	set(&failures, 0);
+	set(&thread_attempts, 0);
+	set(&thread_failures, 0);
 }
 
 void weft__alloc_fail_at(uint64_t k, bool persistent)
 {
-	atomic_store_explicit(&fail_persistent, persistent,
-			      memory_order_relaxed);
-	atomic_store_explicit(&fail_at, k, memory_order_relaxed);
+	set(&fail_persistent, persistent);
+	set(&fail_at, k);
 }
 
 void weft__alloc_fail_rate(unsigned permille, uint64_t seed)
 {
-	atomic_store_explicit(&fail_seed, seed, memory_order_relaxed);
-	atomic_store_explicit(&fail_permille, permille, memory_order_relaxed);
+	set(&fail_seed, seed);
+	set(&fail_permille, permille);
 }
 
 void weft__thread_fail_at(uint64_t k)
 {
-	atomic_store_explicit(&thread_fail_at, k, memory_order_relaxed);
+	set(&thread_fail_at, k);
 }
 
 void weft__alloc_counts(struct weft__alloc_counts *out)
 {
-	out->attempts = atomic_load_explicit(&attempts, memory_order_relaxed);
-	out->failures = atomic_load_explicit(&failures, memory_order_relaxed);
-	out->live = atomic_load_explicit(&live, memory_order_relaxed);
-	out->thread_attempts =
-		atomic_load_explicit(&thread_attempts, memory_order_relaxed);
-	out->thread_failures =
-		atomic_load_explicit(&thread_failures, memory_order_relaxed);
+	out->attempts = get(&attempts);
+	out->failures = get(&failures);
+	out->live = (int64_t)get(&live);
+	out->thread_attempts = get(&thread_attempts);
+	out->thread_failures = get(&thread_failures);
 }
 
 bool weft__alloc_hook_fails(void)
 {
-	uint64_t n = atomic_fetch_add_explicit(&attempts, 1,
-					       memory_order_relaxed) + 1;
-	uint64_t k = atomic_load_explicit(&fail_at, memory_order_relaxed);
-	bool fail = k && (n == k ||
-			  (n > k && atomic_load_explicit(&fail_persistent,
-							 memory_order_relaxed)));
-	unsigned pm = atomic_load_explicit(&fail_permille, memory_order_relaxed);
-	if (!fail && pm) {
-		uint64_t seed =
-			atomic_load_explicit(&fail_seed, memory_order_relaxed);
-		fail = mix64(seed ^ mix64(n)) % 1000 < pm;
-	}
+	uint64_t n = add(&attempts, 1);
+	uint64_t k = get(&fail_at);
+	bool fail = k && (n == k || (n > k && get(&fail_persistent)));
+	uint64_t pm = get(&fail_permille);
+	if (!fail && pm)
+		fail = mix64(get(&fail_seed) ^ mix64(n)) % 1000 < pm;
 	if (fail)
-		atomic_fetch_add_explicit(&failures, 1, memory_order_relaxed);
+		add(&failures, 1);
 	return fail;
 }
 
 void weft__alloc_hook_live(int delta)
 {
-	atomic_fetch_add_explicit(&live, delta, memory_order_relaxed);
+	add(&live, (uint64_t)(int64_t)delta);
 }
 
 int weft__alloc_hook_thread_create(pthread_t *thread, void *(*fn)(void *),
 				   void *arg)
 {
-	uint64_t n = atomic_fetch_add_explicit(&thread_attempts, 1,
-					       memory_order_relaxed) + 1;
-	if (n == atomic_load_explicit(&thread_fail_at, memory_order_relaxed)) {
-		atomic_fetch_add_explicit(&thread_failures, 1,
-					  memory_order_relaxed);
+	if (add(&thread_attempts, 1) == get(&thread_fail_at)) {
+		add(&thread_failures, 1);
 		return EAGAIN;
 	}
 	return pthread_create(thread, NULL, fn, arg);

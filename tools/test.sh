@@ -1,9 +1,17 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds weft three ways and runs every test:
 #   release        all tests (unit, stress, lint), warnings as errors
-#   asan+ubsan     all tests
+#   asan+ubsan     all tests, with the allocation hook (-Dalloc_hook=true),
+#                  so the allocation-failure sweeps run under LeakSanitizer
 #   tsan           the stress programs (Criterion cannot run under TSan)
-# plus a clang build that must compile without warnings.
+# plus a clang build that must compile without warnings, and the short
+# forms of the reliability tools (each counts as one test):
+#   fuzz           tools/fuzz.sh: the libFuzzer target (clang), FUZZ_CI
+#                  executions (default 20000)
+#   soak           tools/soak.sh on the release build for SOAK_CI
+#                  (default 60s) at WEFT_STRESS_SCALE=SOAK_CI_SCALE (0.2)
+#   coverage       tools/coverage.sh: line coverage of deque/, future/,
+#                  runtime/ must be at least COVERAGE_MIN% (default 90)
 # The last line is the total: "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -59,7 +67,8 @@ configure build-release gcc --buildtype=release &&
 	run_suite "release (gcc)" build-release || failed=$((failed + 1))
 
 configure build-asan gcc --buildtype=debugoptimized \
-	-Db_sanitize=address,undefined -Db_lundef=false -Db_lto=false &&
+	-Db_sanitize=address,undefined -Db_lundef=false -Db_lto=false \
+	-Dalloc_hook=true &&
 	run_suite "asan+ubsan (gcc)" build-asan --timeout-multiplier 3 ||
 	failed=$((failed + 1))
 
@@ -76,6 +85,26 @@ else
 	tail -n 40 build-clang.build.log 2>/dev/null
 	failed=$((failed + 1))
 fi
+
+# tool NAME COMMAND...: one test that passes iff COMMAND exits 0.
+tool() {
+	local name=$1
+	shift
+	echo "=== $name"
+	local t0=$SECONDS
+	if "$@" 2>&1 | tee "build-$name.log" | tail -n 25; [ "${PIPESTATUS[0]}" -eq 0 ]; then
+		passed=$((passed + 1))
+	else
+		echo "$name: FAILED (build-$name.log)"
+		failed=$((failed + 1))
+	fi
+	echo "$name: $((SECONDS - t0)) s"
+}
+
+tool fuzz tools/fuzz.sh "${FUZZ_CI:-20000}"
+SOAK_BUILD=build-release WEFT_STRESS_SCALE=${SOAK_CI_SCALE:-0.2} \
+	tool soak tools/soak.sh "${SOAK_CI:-60s}" build-soak-ci.log
+tool coverage tools/coverage.sh "${COVERAGE_MIN:-90}"
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -67,6 +67,10 @@ struct entry {
 	_Atomic uint32_t gate; /* 0 closed, 1 open */
 	_Atomic uint32_t ran;
 	_Atomic uint32_t cb_got;
+	/* A callback of the driver's own, registered at creation: callbacks
+	 * run after the runtime's watchers (as_completed, when_*), so once
+	 * it has run, the future's completion is fully delivered. */
+	_Atomic uint32_t delivered;
 };
 
 struct item {
@@ -230,6 +234,20 @@ static void count_cb(weft_future *f, void *ctx)
 	if (f != e->f)
 		finding("a callback got the wrong future");
 	atomic_fetch_add(&e->cb_got, 1);
+}
+
+static void delivered_cb(weft_future *f, void *ctx)
+{
+	struct entry *e = ctx;
+	if (f != e->f)
+		finding("a callback got the wrong future");
+	atomic_fetch_add(&e->delivered, 1);
+}
+
+/* After a call created e->f. */
+static void track(struct entry *e)
+{
+	EXPECT_RC(weft_future_on_done(e->f, delivered_cb, e), 0);
 }
 
 /*
@@ -441,6 +459,11 @@ static bool quiescent(void)
 		unsigned got = atomic_load(&e->cb_got);
 		if (got > e->cb_want)
 			finding("e%d: %u callbacks of %u", i, got, e->cb_want);
+		unsigned d = atomic_load(&e->delivered);
+		if (d > 1)
+			finding("e%d: a callback ran %u times", i, d);
+		if (is_final(e->m.state) && !d)
+			return false;
 		/* A callback on a future the model still has pending: the
 		 * model lags (callbacks run after the final state is set);
 		 * the next reconcile catches up. */
@@ -554,6 +577,7 @@ static void op_submit(void)
 	}
 	e->m.scheduled = true;
 	e->m.doomed = M.cancel_pending;
+	track(e);
 }
 
 /* A combinator's pool is its first input's; when_all of nothing has
@@ -599,6 +623,7 @@ static void op_then(void)
 	}
 	e->m.scheduled = final_e(a);
 	e->m.doomed = M.cancel_pending;
+	track(e);
 }
 
 static void op_on_done(void)
@@ -758,6 +783,7 @@ static void op_join(bool any)
 		}
 		model_final(M.n - 1, WEFT_SUCCEEDED);
 	}
+	track(e);
 }
 
 static bool ac_member(int i)
@@ -914,6 +940,7 @@ static void op_map(void)
 		M.e[first + (int)k].f = out[k];
 		M.e[first + (int)k].m.scheduled = true;
 		M.e[first + (int)k].m.doomed = M.cancel_pending;
+		track(&M.e[first + (int)k]);
 	}
 }
 

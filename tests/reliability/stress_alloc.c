@@ -755,7 +755,10 @@ int main(void)
 	/* A run with no failure: how many allocations the scenario makes. */
 	uint64_t base = one_run("the run without failures", 0, harness.seed, 0,
 				false, 0, &failures);
-	printf("  the scenario makes %" PRIu64 " allocations\n", base);
+	printf("  the scenario makes %" PRIu64 " allocations: %" PRIu64
+	       " futures (tasks, continuations, combinators) and %d pipeline "
+	       "items\n",
+	       base, T.accepted, PIPE_ITEMS);
 
 	int64_t t0 = harness_now_ns();
 	T.sweep_k = sweep("a sweep run", false, 1);
