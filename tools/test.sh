@@ -37,7 +37,12 @@ configure() {
 	local dir=$1 compiler=$2
 	shift 2
 	rm -rf "$dir"
-	CC=$compiler meson setup "$dir" -Dwerror=true "$@" >"$dir.setup.log" 2>&1 ||
+	# The C++ compiler of the same family: with LTO, gcc cannot link
+	# clang's objects (the oneTBB benchmark is C++).
+	local cxx=g++
+	[ "$compiler" = clang ] && cxx=clang++
+	CC=$compiler CXX=$cxx meson setup "$dir" -Dwerror=true "$@" \
+		>"$dir.setup.log" 2>&1 ||
 		{ cat "$dir.setup.log"; return 1; }
 }
 
