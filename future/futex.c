@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <sched.h>
 #include <linux/futex.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -48,8 +49,9 @@ void weft__futex_wake(_Atomic uint32_t *word, int n)
 	/* Private futexes are keyed by address only: a wake on a word whose
 	 * object was just freed at most causes a spurious wake elsewhere.
 	 * weft still keeps a reference across every wake. */
-	syscall(SYS_futex, (void *)(uintptr_t)word, FUTEX_WAKE | FUTEX_PRIVATE_FLAG, n,
-		NULL, NULL, 0);
+	if (syscall(SYS_futex, (void *)(uintptr_t)word,
+		    FUTEX_WAKE | FUTEX_PRIVATE_FLAG, n, NULL, NULL, 0) > 0)
+		sched_yield();
 }
 
 int64_t weft__now_ns(void)

@@ -16,7 +16,11 @@
 int weft__futex_wait(_Atomic uint32_t *word, uint32_t expected,
 		     int64_t deadline_ns);
 
-/* Wakes up to n sleepers on word. */
+/* Wakes up to n sleepers on word. If it woke one, the caller gives up its
+ * CPU once (sched_yield): the kernel tends to queue a woken thread on its
+ * waker's CPU, where the waker would otherwise keep it waiting while it
+ * spins or keeps working (a parked round trip took 80 us instead of 8 on
+ * two CPUs). */
 void weft__futex_wake(_Atomic uint32_t *word, int n);
 
 /* CLOCK_MONOTONIC in nanoseconds. */

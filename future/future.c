@@ -32,6 +32,9 @@ void *weft_fail(int err)
 
 bool weft__running_here(const struct weft_future *f)
 {
+	/* Only a running body can be on a stack; the walk is for those. */
+	if (weft_future_state(f) != WEFT_RUNNING)
+		return false;
 	for (const struct exec_frame *e = tls_frame; e; e = e->prev)
 		if (e->task == f)
 			return true;
@@ -222,7 +225,7 @@ int weft__future_wait_final(struct weft_future *f, int64_t deadline_ns)
 		if (deadline_ns >= 0 && deadline_ns < spin_until)
 			spin_until = deadline_ns;
 		while (!weft_future_done(f) && weft__now_ns() < spin_until)
-			for (int i = 0; i < 32; i++)
+			for (int i = 0; i < 16; i++)
 				weft__cpu_relax();
 	}
 	for (;;) {
@@ -354,9 +357,10 @@ int weft_future_wait(weft_future *f, int64_t timeout_ns)
 {
 	if (!f || timeout_ns < WEFT_FOREVER)
 		return -EINVAL;
-	if (weft_future_done(f))
+	enum weft_state st = weft_future_state(f);
+	if (st >= WEFT_SUCCEEDED)
 		return 0;
-	if (weft__running_here(f))
+	if (st == WEFT_RUNNING && weft__running_here(f))
 		return -EDEADLK;
 	if (timeout_ns == 0)
 		return -ETIMEDOUT;

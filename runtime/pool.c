@@ -206,11 +206,13 @@ static void cancel_injected(weft_pool *p)
 		for (unsigned i = 0; i < p->nworkers; i++) {
 			struct weft_future *t;
 			while ((t = weft__inject_pop(&p->workers[i]))) {
-				weft__future_cancel(t);
-				weft__future_retire(t);
+				/* Counted first: whoever sees t cancelled sees
+				 * it counted. */
 				weft__count_shared(&p->offworker.submitted);
 				weft__count_shared(&p->offworker.injected);
 				weft__count_shared(&p->offworker.cancelled);
+				weft__future_cancel(t);
+				weft__future_retire(t);
 				again = true;
 			}
 		}

@@ -61,11 +61,11 @@ static void cancel_orphan(struct weft_future *c)
 	while (tls_orphans) {
 		c = tls_orphans;
 		tls_orphans = c->link.next;
-		weft_pool *p = c->pool;
+		/* Counted first: whoever sees c cancelled sees it counted. */
+		weft__count_shared(&c->pool->offworker.submitted);
+		weft__count_shared(&c->pool->offworker.cancelled);
 		weft__future_cancel(c);
 		weft__future_retire(c);
-		weft__count_shared(&p->offworker.submitted);
-		weft__count_shared(&p->offworker.cancelled);
 	}
 	tls_cancelling_orphans = false;
 }

@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <sched.h>
 
 #include <urcu/urcu-qsbr.h>
 
@@ -19,6 +20,8 @@
 #include "runtime/internal.h"
 
 #define INJECT_EVERY 61u
+/* A searching worker yields its CPU this often. */
+#define SEARCH_YIELD_NS 5000
 #define STEAL_RETRIES 4
 /* A worker that waits on a future with nothing to run sleeps at most this
  * long before it looks at the queues again: work injected into its queue
@@ -243,16 +246,26 @@ static void end_search(weft_pool *p)
  * (still searching). */
 static struct weft_future *search(struct weft__worker *w)
 {
-	int64_t deadline = weft__now_ns() + w->pool->spin_ns;
+	int64_t now = weft__now_ns();
+	int64_t deadline = now + w->pool->spin_ns, next_yield = now;
 	do {
 		struct weft_future *t = find_work(w);
 		if (t) {
 			end_search(w->pool);
 			return t;
 		}
+		/* A searcher must not keep a thread that waits for this CPU
+		 * waiting: the kernel tends to queue the submitter woken by
+		 * this worker's last completion (or the one that woke this
+		 * worker) here, while the other CPU idles. */
+		if (now >= next_yield) {
+			sched_yield();
+			next_yield = now + SEARCH_YIELD_NS;
+		}
 		for (int i = 0; i < 16; i++)
 			weft__cpu_relax();
-	} while (weft__now_ns() < deadline);
+		now = weft__now_ns();
+	} while (now < deadline);
 	return NULL;
 }
 

@@ -1,19 +1,29 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds weft in release mode with its
-# benchmarks, and runs them. Usage: tools/bench.sh [quick|full]
-# Tables go to stdout and to results/.
+# The benchmark command: installs what is missing (the peers too), builds
+# weft in release mode with its benchmarks in build-bench/, and runs the
+# suite (bench/run.py): the machine's parallelism first, then one table
+# per workload comparing weft with oneTBB, OpenMP (gcc and clang), a
+# mutex+condvar pool, Python and sequential C.
+#
+# usage: tools/bench.sh [quick|full] [bench/run.py options]
+#   quick (the default) takes under 2 minutes on 2 cores; full runs the
+#   real sizes and prints its estimated length first. Options such as
+#   --only fib,chain or --publish go to bench/run.py (see bench/README.md).
+# Results go to results/<date>-<mode>/ (CSV, SVG charts, report.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=${1:-quick}
+[ $# -gt 0 ] && shift
 
 tools/deps.sh bench
-if [ ! -f build-bench/build.ninja ]; then
-	meson setup build-bench --buildtype=release -Dbenchmarks=true >/dev/null
+if [ -f build-bench/build.ninja ]; then
+	# Again, so that peers installed since the last run are found.
+	meson setup --reconfigure build-bench >build-bench.setup.log 2>&1 ||
+		{ cat build-bench.setup.log; exit 1; }
+else
+	meson setup build-bench --buildtype=release -Dbenchmarks=true \
+		>build-bench.setup.log 2>&1 || { cat build-bench.setup.log; exit 1; }
 fi
-ninja -C build-bench >/dev/null
-mkdir -p results
-stamp=$(date -u +%Y-%m-%dT%H:%MZ)
-for b in bench_deque bench_core; do
-	echo "=== $b ($mode, $stamp)"
-	build-bench/bench/$b "$mode" | tee "results/$b.txt"
-done
+ninja -C build-bench >build-bench.build.log 2>&1 ||
+	{ tail -n 40 build-bench.build.log; exit 1; }
+exec /usr/bin/python3 bench/run.py "$mode" --build build-bench "$@"

@@ -3,13 +3,14 @@
  * comparison with bench_seeds.py (Python's ThreadPoolExecutor, ThreadPool
  * and queues). run.sh runs both.
  *
- * usage: bench_seeds [-n TASKS] [-r RUNS] [-w WORKERS]
+ * usage: bench_seeds [-n TASKS] [-r RUNS] [-w WORKERS] [-m]
  *
  * Each pattern runs RUNS times (after one warm-up run) on TASKS tasks; a
  * task returns its argument. Prints one line per pattern:
  * "PATTERN MEDIAN MIN MAX", in nanoseconds per task. One pool serves
  * every pattern, created outside the timing, with WORKERS workers (0, the
- * default: one per CPU).
+ * default: one per CPU). With -m, a last line "peak_rss_kb N" gives the
+ * process's peak resident set (for bench/run.py).
  *
  *   submit_result       weft_submit each task, then weft_future_get each
  *                       in order
@@ -20,10 +21,10 @@
  *                       then weft_wait for the follow-ups (per first task)
  *   done_callback       weft_submit + weft_future_on_done; the last
  *                       callback opens a latch that main waits on
- *   map_async_callback  weft_map + weft_when_all + weft_future_on_done;
- *                       the callback reads every result, then opens the
- *                       latch (Python's map_async runs the items in a few
- *                       chunks; weft_map makes a future per item)
+ *   map_async_callback  weft_map + weft_when_all + weft_future_on_done
+ *                       over chunks of ceil(n / (4 * workers)) items, the
+ *                       tasks Python's map_async makes; the callback reads
+ *                       every result, then opens the latch
  *   pipeline            a two-stage weft pipeline (stages bounded to five
  *                       items at once, like the tutorial's five workers a
  *                       step): push every item, close, pop every result
@@ -178,27 +179,54 @@ static void done_callback(weft_pool *pool)
 	latch_wait(&latch);
 }
 
+/* map_async runs the items in chunks, as ThreadPool.map_async does:
+ * ceil(n / (4 * threads)) items a task, threads being the pool's size
+ * (Python's ThreadPool() has one per CPU, as weft's default pool). */
+struct chunk {
+	size_t first, count;
+};
+
+static struct chunk *chunks; /* n each: enough for any chunk count */
+static weft_future **chunk_fs;
+static void **chunk_args;
+
+static void *run_chunk(void *arg)
+{
+	const struct chunk *c = arg;
+	for (size_t i = c->first; i < c->first + c->count; i++)
+		results[i] = task(args[i]);
+	return NULL;
+}
+
 static void result_callback(weft_future *all, void *ctx)
 {
 	(void)all;
 	(void)ctx;
-	for (size_t i = 0; i < n; i++) {
-		void *r;
-		check(weft_future_get(fs[i], &r), "weft_future_get");
-	}
+	volatile void *sink = NULL;
+	for (size_t i = 0; i < n; i++)
+		sink = results[i];
+	(void)sink;
 	latch_open(&latch);
 }
 
 static void map_async_callback(weft_pool *pool)
 {
+	unsigned threads = weft_pool_workers(pool);
+	size_t size = (n + 4 * threads - 1) / (4 * threads), m = 0;
+	for (size_t first = 0; first < n; first += size, m++)
+		chunks[m] = (struct chunk){ first, n - first < size ?
+							   n - first :
+							   size };
+	for (size_t k = 0; k < m; k++)
+		chunk_args[k] = &chunks[k];
 	weft_future *all;
-	check(weft_map(pool, task, args, n, fs), "weft_map");
-	check(weft_when_all(fs, n, &all), "weft_when_all");
+	check(weft_map(pool, run_chunk, chunk_args, m, chunk_fs), "weft_map");
+	check(weft_when_all(chunk_fs, m, &all), "weft_when_all");
 	check(weft_future_on_done(all, result_callback, NULL),
 	      "weft_future_on_done");
 	latch_wait(&latch);
 	weft_future_release(all);
-	release(fs, n);
+	release(chunk_fs, m);
 }
 
 static void *step(void *item, void *ctx)
@@ -259,11 +287,27 @@ static int cmp_double(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+/* "peak_rss_kb N": VmHWM, the peak resident set of this process. */
+static void print_peak_rss(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	long kb = 0;
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmHWM: %ld kB", &kb) == 1)
+			break;
+	if (f)
+		fclose(f);
+	printf("peak_rss_kb %ld\n", kb);
+}
+
 int main(int argc, char **argv)
 {
 	int runs = 5, opt;
 	unsigned workers = 0;
-	while ((opt = getopt(argc, argv, "n:r:w:")) != -1) {
+	bool rss = false;
+	while ((opt = getopt(argc, argv, "n:r:w:m")) != -1) {
 		switch (opt) {
 		case 'n':
 			n = (size_t)strtoul(optarg, NULL, 10);
@@ -274,10 +318,13 @@ int main(int argc, char **argv)
 		case 'w':
 			workers = (unsigned)strtoul(optarg, NULL, 10);
 			break;
+		case 'm':
+			rss = true;
+			break;
 		default:
 			fprintf(stderr,
-				"usage: %s [-n TASKS] [-r RUNS] [-w WORKERS]\n",
-				argv[0]);
+				"usage: %s [-n TASKS] [-r RUNS] [-w WORKERS] "
+				"[-m]\n", argv[0]);
 			return 2;
 		}
 	}
@@ -289,6 +336,9 @@ int main(int argc, char **argv)
 	fs2 = calloc(n, sizeof(*fs2));
 	args = calloc(n, sizeof(*args));
 	results = calloc(n, sizeof(*results));
+	chunks = calloc(n, sizeof(*chunks));
+	chunk_fs = calloc(n, sizeof(*chunk_fs));
+	chunk_args = calloc(n, sizeof(*chunk_args));
 	double *times = calloc((size_t)runs, sizeof(*times));
 	if (!fs || !fs2 || !args || !results || !times) {
 		fprintf(stderr, "bench_seeds: out of memory\n");
@@ -317,10 +367,15 @@ int main(int argc, char **argv)
 		fflush(stdout);
 	}
 	check(weft_pool_destroy(pool), "weft_pool_destroy");
+	if (rss)
+		print_peak_rss();
 	free(fs);
 	free(fs2);
 	free(args);
 	free(results);
+	free(chunks);
+	free(chunk_fs);
+	free(chunk_args);
 	free(times);
 	return 0;
 }

@@ -2,12 +2,14 @@
 """The tutorials' patterns with trivial tasks, timed: the Python side of
 the comparison with bench_seeds (weft). run.sh runs both.
 
-usage: bench_seeds.py [-n TASKS] [-r RUNS]
+usage: bench_seeds.py [-n TASKS] [-r RUNS] [-m]
 
 Each pattern runs RUNS times (after one warm-up run) on TASKS tasks; a
 task returns its argument. Prints one line per pattern:
 "PATTERN MEDIAN MIN MAX", in nanoseconds per task. The pools are created
-once per pattern, with the tutorials' sizes, outside the timing.
+once per pattern, with the tutorials' sizes, outside the timing. With
+-m, a last line "peak_rss_kb N" gives the process's peak resident set
+(for bench/run.py).
 
   submit_result       submit() each task, then result() each in order
   map                 executor.map() over the tasks
@@ -20,7 +22,8 @@ once per pattern, with the tutorials' sizes, outside the timing.
                       reads every result; then AsyncResult.wait().
                       map_async() cuts the items into chunks of
                       ceil(TASKS / (4 * threads)), so the pool runs a few
-                      tasks for all the items; weft makes a future each.
+                      tasks for all the items; the weft side makes the
+                      same chunks.
   pipeline            two steps of five looping workers each, joined by
                       queues; main puts every item in, takes every result
                       out, then puts the None sentinel (per item)
@@ -124,10 +127,21 @@ PATTERNS = [
 ]
 
 
+def peak_rss_kb():
+    """VmHWM, the peak resident set of this process."""
+    with open('/proc/self/status') as status:
+        for line in status:
+            if line.startswith('VmHWM:'):
+                return int(line.split()[1])
+    return 0
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('-n', type=int, default=20000, help='tasks')
     parser.add_argument('-r', type=int, default=5, help='timed runs')
+    parser.add_argument('-m', action='store_true',
+                        help='print the peak resident set last')
     args = parser.parse_args()
     for name, fn, make_pool in PATTERNS:
         pool = make_pool()
@@ -144,6 +158,8 @@ def main():
             pool.shutdown()
         print(f'{name} {statistics.median(times):.1f} {min(times):.1f} '
               f'{max(times):.1f}', flush=True)
+    if args.m:
+        print(f'peak_rss_kb {peak_rss_kb()}')
     return 0
 
 
