@@ -23,7 +23,7 @@ if ! command -v gcovr >/dev/null; then
 fi
 
 rm -rf "$build"
-CC=gcc meson setup "$build" --buildtype=debug -Db_coverage=true \
+CC=gcc meson setup "$build" --buildtype=debug -Db_coverage=true -Db_lto=false \
 	-Dalloc_hook=true >"$build.setup.log" 2>&1 ||
 	{ cat "$build.setup.log"; exit 1; }
 ninja -C "$build" >"$build.build.log" 2>&1 ||

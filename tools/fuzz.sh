@@ -31,7 +31,8 @@ esac
 tools/deps.sh test || exit 1
 if [ ! -f "$build/build.ninja" ]; then
 	CC=clang meson setup "$build" --buildtype=debugoptimized \
-		-Db_sanitize=address,undefined -Db_lundef=false -Dfuzz=true \
+		-Db_sanitize=address,undefined -Db_lundef=false -Db_lto=false \
+		-Dfuzz=true \
 		-Dwerror=true >"$build.setup.log" 2>&1 ||
 		{ cat "$build.setup.log"; exit 1; }
 fi
