@@ -309,9 +309,14 @@ typedef void *(*weft_stage_fn)(void *item, void *ctx);
 				  * in push order */
 
 /* A pipeline of stages running on p: items (opaque pointers; NULL is a
- * valid item) flow through the stages in order, each stage step a task
- * on the pool (no thread per stage). capacity (> 0) bounds the items
- * inside the pipeline: pushed and not yet popped.
+ * valid item) flow through the stages in order. Stage functions run in
+ * tasks on the pool (no thread per stage): at most one per worker, each
+ * taking batches of up to 32 waiting items of one stage at a time, so a
+ * stage works on at most min(concurrency, workers) items at once; items
+ * are not allocated one by one. capacity (> 0) bounds the items inside
+ * the pipeline: pushed and not yet popped; the pipeline's memory grows
+ * with the most items it has held at once (about 24 bytes each, plus 4
+ * per ordered stage or output).
  * Errors: -EINVAL (p or out NULL, capacity 0, unknown flags), -ENOMEM.
  * Any thread. */
 WEFT_API int weft_pipeline_create(weft_pool *p, size_t capacity,

@@ -50,6 +50,21 @@ static inline void *weft__aligned_alloc(size_t align, size_t size)
 #endif
 }
 
+/* Like realloc: on failure p is left as it was. */
+static inline void *weft__realloc(void *p, size_t size)
+{
+#ifdef WEFT_ALLOC_HOOK
+	if (weft__alloc_hook_fails())
+		return NULL;
+	void *q = realloc(p, size);
+	if (q && !p)
+		weft__alloc_hook_live(1);
+	return q;
+#else
+	return realloc(p, size);
+#endif
+}
+
 static inline void weft__free(void *p)
 {
 #ifdef WEFT_ALLOC_HOOK

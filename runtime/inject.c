@@ -75,3 +75,14 @@ int weft__inject_external(weft_pool *p, struct weft_future *t, bool user)
 	weft__notify(p);
 	return 0;
 }
+
+bool weft__takes_work(const weft_pool *p)
+{
+	/* relaxed: a snapshot. A caller ordered after shutdown by other
+	 * means sees SHUTDOWN by coherence; one that races with it may see
+	 * either, as a submit racing with it may be taken or refused. */
+	uint64_t g = atomic_load_explicit(&p->gate, memory_order_relaxed);
+	if (g & WEFT__GATE_EXITED)
+		return false;
+	return !(g & WEFT__GATE_SHUTDOWN) || weft__self_in(p);
+}

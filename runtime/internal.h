@@ -150,6 +150,9 @@ void weft__inject(struct weft__worker *target, struct weft_future *t);
 struct weft_future *weft__inject_pop(struct weft__worker *w);
 bool weft__inject_empty(struct weft__worker *w);
 int weft__inject_external(weft_pool *p, struct weft_future *t, bool user);
+/* True if a weft_submit from the calling thread would be taken now: a
+ * snapshot, which a concurrent shutdown may make stale at once. */
+bool weft__takes_work(const weft_pool *p);
 
 /* task_alloc.c */
 void weft__free_list_drain(struct weft__worker *w);
