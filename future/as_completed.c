@@ -31,6 +31,8 @@ struct entry {
 	struct cds_wfcq_node node; /* first: an entry is its node */
 	struct weft_future *f; /* a reference, dropped when yielded */
 	struct weft_as_completed *it;
+	struct weft_future *cb; /* until attached: its callback node, or
+				 * NULL if f was done already */
 };
 
 struct weft_as_completed {
@@ -42,9 +44,19 @@ struct weft_as_completed {
 	size_t total, yielded;
 	int64_t deadline;
 	bool timed_out;
+	struct entry *block;      /* create's entries, freed with it; add's
+				   * entries are allocated one by one */
+	size_t block_len;
 	struct weft_future **set; /* open addressing, for duplicates */
-	size_t set_cap;           /* a power of two, > 2 * total */
+	size_t set_cap;           /* a power of two, > 1.5 * total */
 };
+
+static void entry_free(struct weft_as_completed *it, struct entry *e)
+{
+	weft__unref(e->f);
+	if (e < it->block || e >= it->block + it->block_len)
+		weft__free(e);
+}
 
 static void iterator_free(struct weft_as_completed *it)
 {
@@ -54,9 +66,9 @@ static void iterator_free(struct weft_as_completed *it)
 	       node != CDS_WFCQ_WOULDBLOCK) {
 		struct entry *e = (struct entry *)(void *)node;
 		weft__tsan_acquire(e);
-		weft__unref(e->f);
-		weft__free(e);
+		entry_free(it, e);
 	}
+	weft__free(it->block);
 	weft__free(it->set);
 	weft__free(it);
 }
@@ -73,8 +85,11 @@ static void enqueue_done(struct entry *e)
 	struct weft_as_completed *it = e->it;
 	cds_wfcq_node_init(&e->node);
 	weft__tsan_release(e);
-	cds_wfcq_enqueue(&it->head, &it->tail, &e->node);
-	weft__event_signal(&it->ready);
+	/* Only a queue that was empty can have the iterator asleep on it:
+	 * it sleeps only after seeing the queue empty, and the enqueue that
+	 * ends that emptiness is the one that signals. */
+	if (!cds_wfcq_enqueue(&it->head, &it->tail, &e->node))
+		weft__event_signal(&it->ready);
 }
 
 static void on_complete(weft_future *f, void *ctx)
@@ -120,7 +135,7 @@ static bool set_contains(const struct weft_as_completed *it,
 /* Makes room for `more` futures. */
 static int set_reserve(struct weft_as_completed *it, size_t more)
 {
-	size_t need = 2 * (it->total + more) + 2, cap = it->set_cap;
+	size_t need = (it->total + more) * 3 / 2 + 2, cap = it->set_cap;
 	if (cap > need)
 		return 0;
 	while (cap <= need)
@@ -141,53 +156,43 @@ static int set_reserve(struct weft_as_completed *it, size_t more)
 	return 0;
 }
 
-/* Everything one future needs, allocated before anything is shared. */
-struct prepared {
-	struct entry *e;
-	struct weft_future *node; /* NULL if f is already done */
-};
-
+/* Everything one future needs, allocated before anything is shared:
+ * 0 or -ENOMEM. */
 static int prepare(struct weft_as_completed *it, struct weft_future *f,
-		   struct prepared *p)
+		   struct entry *e)
 {
-	p->e = weft__malloc(sizeof(*p->e));
-	p->node = NULL;
-	if (!p->e)
-		return -ENOMEM;
-	p->e->it = it;
-	p->e->f = f;
+	e->it = it;
+	e->f = f;
+	e->cb = NULL;
 	if (!weft_future_done(f)) {
-		p->node = weft__callback_new(on_complete, p->e, WEFT__EARLY);
-		if (!p->node) {
-			weft__free(p->e);
+		e->cb = weft__callback_new(on_complete, e, WEFT__EARLY);
+		if (!e->cb)
 			return -ENOMEM;
-		}
 	}
 	return 0;
 }
 
-static void unprepare(struct prepared *p)
+/* Adds a prepared entry: an already done future goes straight to the
+ * queue, the others get their callback, which holds one of the
+ * iterator's references, taken by the caller. */
+static void commit(struct weft_as_completed *it, struct entry *e)
 {
-	if (p->node)
-		weft__task_free(p->node);
-	weft__free(p->e);
-}
-
-/* Adds a prepared future to the set: already done ones go straight to
- * the queue, the others get their callback. */
-static void commit(struct weft_as_completed *it, struct prepared *p)
-{
-	weft__ref(p->e->f);
-	set_insert(it, p->e->f);
+	struct weft_future *cb = e->cb;
+	weft__ref(e->f);
 	it->total++;
-	if (!p->node) {
-		enqueue_done(p->e);
+	if (!cb) {
+		enqueue_done(e);
 		return;
 	}
-	/* relaxed: the reference is handed to the callback, which drops it
-	 * with (A1). */
-	atomic_fetch_add_explicit(&it->refs, 1, memory_order_relaxed);
-	weft__callback_attach(p->e->f, p->node);
+	e->cb = NULL;
+	weft__callback_attach(e->f, cb);
+}
+
+static void take_refs(struct weft_as_completed *it, size_t callbacks)
+{
+	/* relaxed: the references are handed to the callbacks, which drop
+	 * them with (A1). */
+	atomic_fetch_add_explicit(&it->refs, callbacks, memory_order_relaxed);
 }
 
 int weft_as_completed_create(weft_future *const *fs, size_t n,
@@ -200,10 +205,10 @@ int weft_as_completed_create(weft_future *const *fs, size_t n,
 			return -EINVAL;
 	int64_t deadline = weft__deadline(timeout_ns);
 	struct weft_as_completed *it = weft__malloc(sizeof(*it));
-	struct prepared *prep = weft__malloc((n ? n : 1) * sizeof(*prep));
-	if (!it || !prep) {
+	struct entry *block = weft__malloc((n ? n : 1) * sizeof(*block));
+	if (!it || !block) {
 		weft__free(it);
-		weft__free(prep);
+		weft__free(block);
 		return -ENOMEM;
 	}
 	memset(it, 0, sizeof(*it));
@@ -212,34 +217,32 @@ int weft_as_completed_create(weft_future *const *fs, size_t n,
 	/* relaxed: not shared yet. */
 	atomic_init(&it->refs, 1);
 	it->deadline = deadline;
+	it->block = block;
 	int err = set_reserve(it, n);
-	/* Prepare each distinct future (set_contains skips duplicates: the
-	 * set is filled as they are prepared, then emptied again). */
-	size_t m = 0;
+	/* One entry per distinct future (the set skips duplicates). */
+	size_t m = 0, callbacks = 0;
 	for (size_t i = 0; !err && i < n; i++) {
-		if (set_contains(it, fs[i]))
+		if (!set_insert(it, fs[i]))
 			continue;
-		err = prepare(it, fs[i], &prep[m]);
-		if (!err)
-			set_insert(it, prep[m++].e->f);
+		err = prepare(it, fs[i], &block[m]);
+		callbacks += block[m++].cb != NULL;
 	}
 	if (err) {
 		while (m--)
-			unprepare(&prep[m]);
-		weft__free(prep);
-		weft__free(it->set);
-		weft__free(it);
+			if (block[m].cb)
+				weft__task_free(block[m].cb);
+		iterator_free(it);
 		return err;
 	}
-	memset(it->set, 0, it->set_cap * sizeof(*it->set));
+	it->block_len = m;
+	take_refs(it, callbacks);
 	/* Already done first, in the caller's order; then the others. */
 	for (size_t k = 0; k < m; k++)
-		if (!prep[k].node)
-			commit(it, &prep[k]);
+		if (!block[k].cb)
+			commit(it, &block[k]);
 	for (size_t k = 0; k < m; k++)
-		if (prep[k].node)
-			commit(it, &prep[k]);
-	weft__free(prep);
+		if (block[k].cb)
+			commit(it, &block[k]);
 	*out = it;
 	return 0;
 }
@@ -250,14 +253,18 @@ int weft_as_completed_add(weft_as_completed *it, weft_future *f)
 		return -EINVAL;
 	if (it->set_cap && set_contains(it, f))
 		return 0;
-	int err = set_reserve(it, 1);
-	if (err)
+	struct entry *e = weft__malloc(sizeof(*e));
+	int err = e ? set_reserve(it, 1) : -ENOMEM;
+	if (!err)
+		err = prepare(it, f, e);
+	if (err) {
+		weft__free(e);
 		return err;
-	struct prepared p;
-	err = prepare(it, f, &p);
-	if (err)
-		return err;
-	commit(it, &p);
+	}
+	set_insert(it, f);
+	if (e->cb)
+		take_refs(it, 1);
+	commit(it, e);
 	return 0;
 }
 
@@ -288,8 +295,7 @@ int weft_as_completed_next(weft_as_completed *it, weft_future **out)
 			weft__tsan_acquire(e);
 			*out = e->f;
 			/* The caller holds its own reference to e->f. */
-			weft__unref(e->f);
-			weft__free(e);
+			entry_free(it, e);
 			it->yielded++;
 			return 1;
 		}

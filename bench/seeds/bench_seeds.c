@@ -3,13 +3,13 @@
  * comparison with bench_seeds.py (Python's ThreadPoolExecutor, ThreadPool
  * and queues). run.sh runs both.
  *
- * usage: bench_seeds [-n TASKS] [-r RUNS] [-w WORKERS] [-m]
+ * usage: bench_seeds [-n TASKS] [-r RUNS] [-w WORKERS] [-p PATTERN] [-m]
  *
  * Each pattern runs RUNS times (after one warm-up run) on TASKS tasks; a
  * task returns its argument. Prints one line per pattern:
  * "PATTERN MEDIAN MIN MAX", in nanoseconds per task. One pool serves
  * every pattern, created outside the timing, with WORKERS workers (0, the
- * default: one per CPU). With -m, a last line "peak_rss_kb N" gives the
+ * default: one per CPU). -p runs only the pattern of that name. With -m, a last line "peak_rss_kb N" gives the
  * process's peak resident set (for bench/run.py).
  *
  *   submit_result       weft_submit each task, then weft_future_get each
@@ -21,10 +21,12 @@
  *                       then weft_wait for the follow-ups (per first task)
  *   done_callback       weft_submit + weft_future_on_done; the last
  *                       callback opens a latch that main waits on
- *   map_async_callback  weft_map + weft_when_all + weft_future_on_done
+ *   map_async_callback  weft_map + weft_when_all + weft_future_then
  *                       over chunks of ceil(n / (4 * workers)) items, the
- *                       tasks Python's map_async makes; the callback reads
- *                       every result, then opens the latch
+ *                       tasks Python's map_async makes; the continuation
+ *                       (the callback) reads every result, and main waits
+ *                       for it, as AsyncResult.wait() waits for the
+ *                       callback
  *   pipeline            a two-stage weft pipeline (stages bounded to five
  *                       items at once, like the tutorial's five workers a
  *                       step): push every item, close, pop every result
@@ -36,6 +38,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -198,7 +201,7 @@ static void *run_chunk(void *arg)
 	return NULL;
 }
 
-static void result_callback(weft_future *all, void *ctx)
+static void *result_callback(weft_future *all, void *ctx)
 {
 	(void)all;
 	(void)ctx;
@@ -206,7 +209,7 @@ static void result_callback(weft_future *all, void *ctx)
 	for (size_t i = 0; i < n; i++)
 		sink = results[i];
 	(void)sink;
-	latch_open(&latch);
+	return NULL;
 }
 
 static void map_async_callback(weft_pool *pool)
@@ -219,12 +222,13 @@ static void map_async_callback(weft_pool *pool)
 							   size };
 	for (size_t k = 0; k < m; k++)
 		chunk_args[k] = &chunks[k];
-	weft_future *all;
+	weft_future *all, *done;
 	check(weft_map(pool, run_chunk, chunk_args, m, chunk_fs), "weft_map");
 	check(weft_when_all(chunk_fs, m, &all), "weft_when_all");
-	check(weft_future_on_done(all, result_callback, NULL),
-	      "weft_future_on_done");
-	latch_wait(&latch);
+	check(weft_future_then(all, result_callback, NULL, 0, &done),
+	      "weft_future_then");
+	check(weft_future_get(done, NULL), "weft_future_get");
+	weft_future_release(done);
 	weft_future_release(all);
 	release(chunk_fs, m);
 }
@@ -307,7 +311,8 @@ int main(int argc, char **argv)
 	int runs = 5, opt;
 	unsigned workers = 0;
 	bool rss = false;
-	while ((opt = getopt(argc, argv, "n:r:w:m")) != -1) {
+	const char *only = NULL;
+	while ((opt = getopt(argc, argv, "n:r:w:p:m")) != -1) {
 		switch (opt) {
 		case 'n':
 			n = (size_t)strtoul(optarg, NULL, 10);
@@ -318,13 +323,16 @@ int main(int argc, char **argv)
 		case 'w':
 			workers = (unsigned)strtoul(optarg, NULL, 10);
 			break;
+		case 'p':
+			only = optarg;
+			break;
 		case 'm':
 			rss = true;
 			break;
 		default:
 			fprintf(stderr,
 				"usage: %s [-n TASKS] [-r RUNS] [-w WORKERS] "
-				"[-m]\n", argv[0]);
+				"[-p PATTERN] [-m]\n", argv[0]);
 			return 2;
 		}
 	}
@@ -353,6 +361,8 @@ int main(int argc, char **argv)
 	weft_pool *pool;
 	check(weft_pool_create(&pool, &cfg), "weft_pool_create");
 	for (size_t p = 0; p < sizeof(patterns) / sizeof(patterns[0]); p++) {
+		if (only && strcmp(only, patterns[p].name))
+			continue;
 		patterns[p].fn(pool); /* warm-up */
 		for (int r = 0; r < runs; r++) {
 			double start = now_ns();
