@@ -325,8 +325,9 @@ WEFT_API int weft_pipeline_create(weft_pool *p, size_t capacity,
 /* Appends a stage: fn(item, ctx) returns the item for the next stage;
  * `return weft_fail(err);` fails the item, which then skips the later
  * stages and leaves through pop with -err. concurrency bounds how many
- * items the stage works on at once (0: no bound). name is copied (may be
- * NULL). Stages are added before the first push.
+ * items the stage works on at once (0: no bound); a WEFT_STAGE_ORDERED
+ * stage works on one at a time whatever concurrency says. name is copied
+ * (may be NULL). Stages are added before the first push.
  * Errors: -EINVAL (pl or fn NULL, unknown flags), -EBUSY (items were
  * already pushed, or the pipeline is closed), -ENOMEM. Any thread. */
 WEFT_API int weft_pipeline_stage(weft_pipeline *pl, const char *name,
@@ -337,7 +338,8 @@ WEFT_API int weft_pipeline_stage(weft_pipeline *pl, const char *name,
  * (back-pressure); on a worker it runs other tasks instead of blocking.
  * Returns 0, -ETIMEDOUT (not pushed), -EPIPE after close.
  * Errors: -EINVAL (pl NULL, timeout_ns < -1), -ESHUTDOWN (the pool no
- * longer takes work from this thread), -ENOMEM. Any thread. */
+ * longer takes work from this thread, or it cancelled the pipeline's work
+ * with WEFT_SHUTDOWN_CANCEL_PENDING), -ENOMEM. Any thread. */
 WEFT_API int weft_pipeline_push(weft_pipeline *pl, void *item,
 				int64_t timeout_ns);
 
@@ -347,15 +349,21 @@ WEFT_API int weft_pipeline_close(weft_pipeline *pl);
 
 /* Takes the next item out: 1 with *item, 0 when closed and drained,
  * -ETIMEDOUT. An item whose stage failed comes out as -err with *item the
- * value that stage was given. Order: completion order, or push order with
- * WEFT_PIPELINE_ORDERED. On a worker it runs other tasks while it waits.
+ * value that stage was given; once the pool has cancelled the pipeline's
+ * work (shutdown with WEFT_SHUTDOWN_CANCEL_PENDING), the items that had
+ * not been through every stage come out as -ECANCELED with the value
+ * their next stage would have been given. Order: completion order, or
+ * push order with WEFT_PIPELINE_ORDERED. On a worker it runs other tasks
+ * while it waits.
  * Errors: -EINVAL (pl or item NULL, timeout_ns < -1). Any thread. */
 WEFT_API int weft_pipeline_pop(weft_pipeline *pl, void **item,
 			       int64_t timeout_ns);
 
 /* Closes the pipeline, drops the items inside (the runtime never frees
- * items), waits for the stage functions already running to return, and
- * frees it. Any point. NULL: 0. Not from inside one of its own stage
+ * items), waits for its tasks to end (the stage functions already running
+ * return; a task still queued ends when a worker reaches it), and frees
+ * it. Any point of the pipeline's life, but no other call on pl may be in
+ * progress or follow. NULL: 0. Not from inside one of its own stage
  * functions (-EDEADLK). Any thread. */
 WEFT_API int weft_pipeline_destroy(weft_pipeline *pl);
 

@@ -4,8 +4,9 @@
  *
  * Every item inside the pipeline (pushed, not yet popped) has a slot in
  * one table; queues link slots, so moving an item on never allocates and
- * never fails. Push grows the table (the only step that can fail for
- * memory) and pop frees the slot. An unordered stage's queue and the
+ * never fails. Push grows the table and pop frees the slot; the only
+ * steps that can fail for memory are push's (the table, and a runner
+ * task when none is left). An unordered stage's queue and the
  * unordered output are FIFO lists. An ORDERED stage's queue and the
  * ordered output also index their items by push sequence: the items that
  * can wait there have sequence numbers in [next, next_push_seq), a span no
@@ -23,8 +24,8 @@
  * waiting. No item is ever stranded: an item becomes startable only when
  * pushed (push starts a runner if none is left) or when a runner moves
  * it on or frees a stage slot (that runner looks again before it ends).
- * A runner that cannot start another (no memory, pool shutting down)
- * simply carries the work itself.
+ * A runner that cannot start another (no memory) simply carries the
+ * work itself.
  *
  * Failed items skip the later stage functions but still take their turn
  * in ORDERED stages, so no stage waits for an item that never comes.
@@ -280,8 +281,8 @@ static void runner_end(weft_future *f, void *ctx);
 
 /* Under lock: submits a runner task, and prepares its end callback in
  * *started for attach() to register once the lock is released (the
- * callback takes the lock, and runs at once if the task was cancelled
- * already). 0, -ENOMEM or -ESHUTDOWN (nothing done). */
+ * callback takes the lock, and runs at once if the task has already
+ * finished or been cancelled). 0, -ENOMEM or -ESHUTDOWN (nothing done). */
 static int start_runner(weft_pipeline *pl, struct weft_future **started)
 {
 	struct weft_future *node = weft__callback_new(runner_end, pl, 0);
@@ -517,8 +518,9 @@ static int accept(weft_pipeline *pl, void *item, struct weft_future **started)
 {
 	if (pl->closed)
 		return -EPIPE;
-	/* Refused as the pool would refuse a task from this thread, even
-	 * when a running runner could carry the item. */
+	/* Refused when the pool would refuse a task from this thread (even
+	 * if a running runner could carry the item), and once it cancelled
+	 * one of the pipeline's. */
 	if (pl->aborted || !weft__takes_work(pl->pool))
 		return -ESHUTDOWN;
 	int err = make_room(pl);
@@ -645,8 +647,6 @@ int weft_pipeline_destroy(weft_pipeline *pl)
 	/* Runners start nothing more and drop the batches they hold. */
 	pl->closed = true;
 	pl->destroying = true;
-	weft__event_signal(&pl->output);
-	weft__event_signal(&pl->space);
 	unlock(pl);
 	weft__event_wait(&pl->idle, no_tasks, pl, -1);
 	for (unsigned i = 0; i < pl->nstages; i++)
