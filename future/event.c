@@ -23,9 +23,26 @@ void weft__event_signal(struct weft__event *ev)
 	}
 }
 
+/* How long a thread that is not a worker watches the word before it
+ * sleeps: about a futex round trip, so a condition that turns true soon
+ * (the next item of a busy pipeline) costs no sleep and no wake-up. */
+#define EXTERNAL_SPIN_NS 20000
+
+/* Spins while the word still holds v (no signal since), until `until`. */
+static void spin_on(struct weft__event *ev, uint32_t v, int64_t until)
+{
+	/* relaxed: a change only sends the caller back to (E2). */
+	while ((atomic_load_explicit(&ev->word, memory_order_relaxed) |
+		SLEEPING) == (v | SLEEPING) &&
+	       weft__now_ns() < until)
+		for (int i = 0; i < 16; i++)
+			weft__cpu_relax();
+}
+
 int weft__event_wait(struct weft__event *ev, bool (*ready)(void *ctx),
 		     void *ctx, int64_t deadline_ns)
 {
+	int64_t spin_until = -1;
 	for (;;) {
 		/* (E2) acquire: pairs with (E1); the condition is read
 		 * after it. */
@@ -35,8 +52,18 @@ int weft__event_wait(struct weft__event *ev, bool (*ready)(void *ctx),
 			return 0;
 		if (weft__help_once())
 			continue;
-		if (deadline_ns >= 0 && weft__now_ns() >= deadline_ns)
+		int64_t now = weft__now_ns();
+		if (deadline_ns >= 0 && now >= deadline_ns)
 			return -ETIMEDOUT;
+		/* Workers help (above) instead of spinning. */
+		if (spin_until < 0 && !weft__on_worker())
+			spin_until = now + EXTERNAL_SPIN_NS;
+		if (now < spin_until) {
+			spin_on(ev, v, deadline_ns >= 0 &&
+					       deadline_ns < spin_until ?
+				       deadline_ns : spin_until);
+			continue;
+		}
 		/* relaxed: the CAS only announces the sleeper; a failure
 		 * means a signal came, and the loop re-checks with (E2). */
 		if (!(v & SLEEPING) &&
