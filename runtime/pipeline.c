@@ -413,6 +413,7 @@ static void abort_pipeline(weft_pipeline *pl)
 		return;
 	for (unsigned i = 0; i < pl->nstages; i++)
 		flush_cancelled(pl, &pl->stages[i].in);
+	weft__event_signal(&pl->space); /* a waiting push fails now */
 }
 
 /* Runs once per runner task, after its body, or instead of it when the
@@ -547,7 +548,7 @@ static bool has_space(void *ctx)
 {
 	weft_pipeline *pl = ctx;
 	lock(pl);
-	bool r = pl->closed || pl->count < pl->capacity;
+	bool r = pl->closed || pl->aborted || pl->count < pl->capacity;
 	unlock(pl);
 	return r;
 }
@@ -558,7 +559,7 @@ int weft_pipeline_push(weft_pipeline *pl, void *item, int64_t timeout_ns)
 		return -EINVAL;
 	int64_t deadline = weft__deadline(timeout_ns);
 	lock(pl);
-	while (!pl->closed && pl->count >= pl->capacity) {
+	while (!pl->closed && !pl->aborted && pl->count >= pl->capacity) {
 		unlock(pl);
 		int err = timeout_ns == 0 ? -ETIMEDOUT :
 			  weft__event_wait(&pl->space, has_space, pl,

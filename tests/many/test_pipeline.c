@@ -1008,3 +1008,37 @@ Test(pipeline, pool_cancel_pending_drains)
 	weft_future_release(hf);
 	weft_pool_destroy(p);
 }
+
+/* A push waiting for space fails with -ESHUTDOWN when the pool cancels the
+ * pipeline's work: nobody would ever make space by popping work that is
+ * cancelled anyway. */
+Test(pipeline, pool_cancel_pending_fails_a_waiting_push)
+{
+	weft_pool *p = make_pool(1);
+	struct gate g = {0};
+	struct job hold = {.gate = &g};
+	weft_future *hf = submit_job(p, &hold);
+	await_started(&hold);
+	weft_pipeline *pl = make_pipeline(p, 1, 0);
+	struct stage s;
+	stage_init(&s);
+	add_stage(pl, &s, 0, 0);
+	cr_assert_eq(weft_pipeline_push(pl, V(1), 0), 0);
+	struct pusher pu;
+	start_pusher(&pu, pl, V(2), WEFT_FOREVER);
+	sleep_ms(30);
+	cr_expect_eq(atomic_load(&pu.done), 0, "push did not wait for space");
+	cr_assert_eq(weft_pool_shutdown(p, WEFT_SHUTDOWN_CANCEL_PENDING), 0);
+	pthread_join(pu.t, NULL);
+	cr_expect_eq(pu.rc, -ESHUTDOWN);
+	gate_open(&g);
+	weft_pipeline_close(pl);
+	void *item;
+	cr_expect_eq(pop10(pl, &item), -ECANCELED);
+	cr_expect_eq(N_OF(item), 1);
+	cr_expect_eq(pop10(pl, &item), 0);
+	cr_expect_eq(atomic_load(&s.calls), 0);
+	cr_expect_eq(weft_pipeline_destroy(pl), 0);
+	weft_future_release(hf);
+	weft_pool_destroy(p);
+}
