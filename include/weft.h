@@ -339,7 +339,9 @@ WEFT_API int weft_pipeline_stage(weft_pipeline *pl, const char *name,
  * Returns 0, -ETIMEDOUT (not pushed), -EPIPE after close.
  * Errors: -EINVAL (pl NULL, timeout_ns < -1), -ESHUTDOWN (the pool no
  * longer takes work from this thread, or it cancelled the pipeline's work
- * with WEFT_SHUTDOWN_CANCEL_PENDING), -ENOMEM. Any thread. */
+ * with WEFT_SHUTDOWN_CANCEL_PENDING), -ENOMEM. -EPIPE and -ESHUTDOWN come
+ * first, full or not: a push that can never succeed does not wait.
+ * Any thread. */
 WEFT_API int weft_pipeline_push(weft_pipeline *pl, void *item,
 				int64_t timeout_ns);
 

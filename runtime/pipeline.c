@@ -514,16 +514,23 @@ int weft_pipeline_stage(weft_pipeline *pl, const char *name, weft_stage_fn fn,
 	return err;
 }
 
-/* Under lock: takes item in, with a runner to carry it if none is left. */
-static int accept(weft_pipeline *pl, void *item, struct weft_future **started)
+/* Under lock: why a push cannot be taken, however much space there is:
+ * -EPIPE, -ESHUTDOWN, or 0. A push is refused when the pool would refuse
+ * a task from this thread (even if a running runner could carry the
+ * item), and once the pool cancelled one of the pipeline's. */
+static int refusal(const weft_pipeline *pl)
 {
 	if (pl->closed)
 		return -EPIPE;
-	/* Refused when the pool would refuse a task from this thread (even
-	 * if a running runner could carry the item), and once it cancelled
-	 * one of the pipeline's. */
 	if (pl->aborted || !weft__takes_work(pl->pool))
 		return -ESHUTDOWN;
+	return 0;
+}
+
+/* Under lock, with space and no refusal: takes item in, with a runner to
+ * carry it if none is left. */
+static int accept(weft_pipeline *pl, void *item, struct weft_future **started)
+{
 	int err = make_room(pl);
 	if (!err && pl->nstages && !pl->runners)
 		err = start_runner(pl, started);
@@ -548,7 +555,7 @@ static bool has_space(void *ctx)
 {
 	weft_pipeline *pl = ctx;
 	lock(pl);
-	bool r = pl->closed || pl->aborted || pl->count < pl->capacity;
+	bool r = refusal(pl) || pl->count < pl->capacity;
 	unlock(pl);
 	return r;
 }
@@ -559,9 +566,10 @@ int weft_pipeline_push(weft_pipeline *pl, void *item, int64_t timeout_ns)
 		return -EINVAL;
 	int64_t deadline = weft__deadline(timeout_ns);
 	lock(pl);
-	while (!pl->closed && !pl->aborted && pl->count >= pl->capacity) {
+	int err;
+	while (!(err = refusal(pl)) && pl->count >= pl->capacity) {
 		unlock(pl);
-		int err = timeout_ns == 0 ? -ETIMEDOUT :
+		err = timeout_ns == 0 ? -ETIMEDOUT :
 			  weft__event_wait(&pl->space, has_space, pl,
 					   deadline);
 		if (err)
@@ -569,7 +577,8 @@ int weft_pipeline_push(weft_pipeline *pl, void *item, int64_t timeout_ns)
 		lock(pl);
 	}
 	struct weft_future *started = NULL;
-	int err = accept(pl, item, &started);
+	if (!err)
+		err = accept(pl, item, &started);
 	unlock(pl);
 	attach(started);
 	return err;

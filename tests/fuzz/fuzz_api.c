@@ -985,8 +985,8 @@ static void push_item(unsigned v)
 	v %= MAXITEMS;
 	tracef("push(%u)\n", v);
 	int want = M.closed			  ? -EPIPE :
-		   M.npushed - M.npopped >= M.capacity ? -ETIMEDOUT :
 		   M.shutdown			  ? -ESHUTDOWN :
+		   M.npushed - M.npopped >= M.capacity ? -ETIMEDOUT :
 							    0;
 	if (want == 0 && M.items[v].pushed)
 		return; /* each value once */
