@@ -39,10 +39,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "weft.h"
+#include "workloads/harness.h"
 
 static size_t n = 20000;
 
@@ -278,32 +278,10 @@ static const struct {
 	{ "pipeline", pipeline },
 };
 
-static double now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
-
 static int cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
 	return (x > y) - (x < y);
-}
-
-/* "peak_rss_kb N": VmHWM, the peak resident set of this process. */
-static void print_peak_rss(void)
-{
-	FILE *f = fopen("/proc/self/status", "r");
-	char line[256];
-	long kb = 0;
-
-	while (f && fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmHWM: %ld kB", &kb) == 1)
-			break;
-	if (f)
-		fclose(f);
-	printf("peak_rss_kb %ld\n", kb);
 }
 
 int main(int argc, char **argv)
@@ -365,9 +343,9 @@ int main(int argc, char **argv)
 			continue;
 		patterns[p].fn(pool); /* warm-up */
 		for (int r = 0; r < runs; r++) {
-			double start = now_ns();
+			double start = bench_now();
 			patterns[p].fn(pool);
-			times[r] = (now_ns() - start) / (double)n;
+			times[r] = (bench_now() - start) * 1e9 / (double)n;
 		}
 		qsort(times, (size_t)runs, sizeof(*times), cmp_double);
 		double median = runs % 2 ? times[runs / 2] :
@@ -378,7 +356,7 @@ int main(int argc, char **argv)
 	}
 	check(weft_pool_destroy(pool), "weft_pool_destroy");
 	if (rss)
-		print_peak_rss();
+		printf("peak_rss_kb %ld\n", bench_peak_rss_kb());
 	free(fs);
 	free(fs2);
 	free(args);
