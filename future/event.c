@@ -23,11 +23,6 @@ void weft__event_signal(struct weft__event *ev)
 	}
 }
 
-/* How long a thread that is not a worker watches the word before it
- * sleeps: about a futex round trip, so a condition that turns true soon
- * (the next item of a busy pipeline) costs no sleep and no wake-up. */
-#define EXTERNAL_SPIN_NS 20000
-
 /* Spins while the word still holds v (no signal since), until `until`. */
 static void spin_on(struct weft__event *ev, uint32_t v, int64_t until)
 {
@@ -57,7 +52,7 @@ int weft__event_wait(struct weft__event *ev, bool (*ready)(void *ctx),
 			return -ETIMEDOUT;
 		/* Workers help (above) instead of spinning. */
 		if (spin_until < 0 && !weft__on_worker())
-			spin_until = now + EXTERNAL_SPIN_NS;
+			spin_until = now + WEFT__EXTERNAL_SPIN_NS;
 		if (now < spin_until) {
 			spin_on(ev, v, deadline_ns >= 0 &&
 					       deadline_ns < spin_until ?

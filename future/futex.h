@@ -29,6 +29,13 @@ int64_t weft__now_ns(void);
 /* The absolute deadline for a relative timeout: -1 for WEFT_FOREVER. */
 int64_t weft__deadline(int64_t timeout_ns);
 
+/* How long a thread that is not a worker spins on a future or an event
+ * before it sleeps on the futex word: a little more than a parked
+ * worker's wake-up, so a wait that ends soon (a short task, the next item
+ * of a busy pipeline) costs no sleep and no second futex round trip.
+ * Workers run other tasks instead. */
+#define WEFT__EXTERNAL_SPIN_NS 20000
+
 /* One spin-wait hint to the CPU. */
 static inline void weft__cpu_relax(void)
 {

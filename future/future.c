@@ -213,15 +213,10 @@ void weft__future_retire(struct weft_future *f)
 	weft__unref(f);
 }
 
-/* How long a thread that is not a worker spins on a future before it
- * sleeps: a little more than a parked worker's wake-up, so a short task
- * completes without a second futex round trip. */
-#define EXTERNAL_SPIN_NS 20000
-
 int weft__future_wait_final(struct weft_future *f, int64_t deadline_ns)
 {
 	if (!weft__on_worker()) {
-		int64_t spin_until = weft__now_ns() + EXTERNAL_SPIN_NS;
+		int64_t spin_until = weft__now_ns() + WEFT__EXTERNAL_SPIN_NS;
 		if (deadline_ns >= 0 && deadline_ns < spin_until)
 			spin_until = deadline_ns;
 		while (!weft_future_done(f) && weft__now_ns() < spin_until)
