@@ -20,8 +20,6 @@
 #include "runtime/internal.h"
 
 #define INJECT_EVERY 61u
-/* A searching worker yields its CPU this often. */
-#define SEARCH_YIELD_NS 5000
 #define STEAL_RETRIES 4
 /* A worker that waits on a future with nothing to run sleeps at most this
  * long before it looks at the queues again: work injected into its queue
@@ -211,11 +209,16 @@ static uint32_t idle_add(weft_pool *p, uint32_t delta)
 	return idle + delta;
 }
 
-/* Becomes a searcher unless half the workers (at least one) already
- * search. */
+/* Becomes a searcher unless half the workers, or two, already search
+ * (never more than the pool has). Two, not one: with a single searcher a
+ * burst of tasks reaches a second worker only through a wake-up, which
+ * costs more than a short burst itself (12-24 us on a 2-CPU VM), so a
+ * small pool ran short bursts on one worker. */
 static bool begin_search(weft_pool *p)
 {
-	unsigned cap = p->nworkers / 2 ? p->nworkers / 2 : 1;
+	unsigned cap = p->nworkers / 2 > 2 ? p->nworkers / 2 : 2;
+	if (cap > p->nworkers)
+		cap = p->nworkers;
 	/* relaxed: a snapshot to start the CAS from. */
 	uint32_t idle = atomic_load_explicit(&p->idle, memory_order_relaxed);
 	do {
@@ -246,26 +249,19 @@ static void end_search(weft_pool *p)
  * (still searching). */
 static struct weft_future *search(struct weft__worker *w)
 {
-	int64_t now = weft__now_ns();
-	int64_t deadline = now + w->pool->spin_ns, next_yield = now;
+	/* The spin yields its CPU now and then: a searcher must not keep a
+	 * thread that waits for this CPU waiting (the kernel tends to queue
+	 * the submitter woken by this worker's last completion, or the
+	 * thread that woke this worker, here while the other CPU idles). */
+	struct weft__spin spin;
+	weft__spin_start(&spin, weft__now_ns() + w->pool->spin_ns);
 	do {
 		struct weft_future *t = find_work(w);
 		if (t) {
 			end_search(w->pool);
 			return t;
 		}
-		/* A searcher must not keep a thread that waits for this CPU
-		 * waiting: the kernel tends to queue the submitter woken by
-		 * this worker's last completion (or the one that woke this
-		 * worker) here, while the other CPU idles. */
-		if (now >= next_yield) {
-			sched_yield();
-			next_yield = now + SEARCH_YIELD_NS;
-		}
-		for (int i = 0; i < 16; i++)
-			weft__cpu_relax();
-		now = weft__now_ns();
-	} while (now < deadline);
+	} while (weft__spin_again(&spin));
 	return NULL;
 }
 
