@@ -64,7 +64,7 @@ int64_t weft__now_ns(void)
 void weft__spin_start(struct weft__spin *s, int64_t until)
 {
 	s->until = until;
-	s->next_yield = weft__now_ns(); /* the first round yields */
+	s->next_yield = weft__now_ns() + WEFT__SPIN_YIELD_NS;
 }
 
 bool weft__spin_again(struct weft__spin *s)
