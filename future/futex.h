@@ -7,7 +7,6 @@
 #define WEFT_FUTEX_H
 
 #include <stdatomic.h>
-#include <stdbool.h>
 #include <stdint.h>
 
 /* Sleeps while *word == expected, until woken or until the absolute
@@ -36,30 +35,6 @@ int64_t weft__deadline(int64_t timeout_ns);
  * of a busy pipeline) costs no sleep and no second futex round trip.
  * Workers run other tasks instead. */
 #define WEFT__EXTERNAL_SPIN_NS 20000
-
-/* A bounded spin that shares its CPU. Spinning threads outnumber CPUs
- * whenever an outside thread waits beside busy workers (two workers and a
- * waiting main thread on two CPUs): a spinner that never yields keeps a
- * worker with tasks to take queued behind it, and the tasks run on one
- * CPU instead of two. So every WEFT__SPIN_YIELD_NS the spinner gives its
- * CPU to whatever else is runnable there. Not at once: a wait that ends
- * within the first interval (a hot round trip) pays no system call, and a
- * yield costs about 0.6 us even when nothing else is runnable (2-CPU VM).
- * Measured cost: a round trip to a parked pool, whose wake-up takes ~7 us
- * of yielding rounds, is about 2 us slower than with a spin that never
- * yields. */
-#define WEFT__SPIN_YIELD_NS 2000
-
-struct weft__spin {
-	int64_t until, next_yield;
-};
-
-/* Starts a spin that lasts until the absolute CLOCK_MONOTONIC deadline. */
-void weft__spin_start(struct weft__spin *s, int64_t until);
-
-/* One round of the spin: a few pause hints, and a yield when one is due.
- * False once the deadline has passed. */
-bool weft__spin_again(struct weft__spin *s);
 
 /* One spin-wait hint to the CPU. */
 static inline void weft__cpu_relax(void)

@@ -71,6 +71,7 @@ struct weft__worker {
 	weft_pool *pool;
 	unsigned index;
 	unsigned local_run;             /* tasks since the last inject check */
+	bool woken;                     /* parked and woken since its last search */
 	uint64_t rng;                   /* victim selection */
 	struct weft_future *free_list;  /* cached task objects */
 	unsigned free_count;
