@@ -9,8 +9,9 @@
  * task returns its argument. Prints one line per pattern:
  * "PATTERN MEDIAN MIN MAX", in nanoseconds per task. One pool serves
  * every pattern, created outside the timing, with WORKERS workers (0, the
- * default: one per CPU). -p runs only the pattern of that name. With -m, a last line "peak_rss_kb N" gives the
- * process's peak resident set (for bench/run.py).
+ * default: one per CPU). -p runs only the pattern of that name. With -m,
+ * a last line "peak_rss_kb N" gives the process's peak resident set (for
+ * bench/run.py).
  *
  *   submit_result       weft_submit each task, then weft_future_get each
  *                       in order
