@@ -45,7 +45,10 @@ typedef struct weft_pool weft_pool;
 
 typedef struct weft_config {
 	size_t size;       /* set by weft_config_init; lets the struct grow */
-	unsigned workers;  /* 0: one per online CPU; at most WEFT_MAX_WORKERS */
+	unsigned workers;  /* 0: one per online CPU; at most WEFT_MAX_WORKERS.
+			    * A thread outside the pool that keeps submitting
+			    * small tasks also needs a CPU: on few CPUs, one
+			    * worker fewer can be faster (bench/RESULTS.md) */
 	const char *name;  /* thread-name prefix, default "weft": "weft-0", ...;
 			    * copied by weft_pool_create (at most 10 bytes are
 			    * used, so names fit the kernel's 15) */

@@ -254,13 +254,15 @@ static struct weft_future *search(struct weft__worker *w)
 	int64_t now = weft__now_ns();
 	int64_t deadline = now + w->pool->spin_ns;
 	/* A searcher must not keep a thread that waits for this CPU waiting.
-	 * A worker just woken from parking was most likely queued on its
-	 * waker's CPU, and the waker now spins there on the task's result:
-	 * its first search that finds nothing yields at once (without it a
-	 * round trip to a parked pool took 2-5 us longer). Otherwise the
-	 * first yield waits SEARCH_YIELD_NS: a hot pool's next task usually
-	 * comes sooner, and a yield costs 0.6 us even with nothing else to
-	 * run (a round trip to a hot pool: 0.98 -> 0.59 us). */
+	 * A waiter that this worker's completion woke from its futex is
+	 * covered by the yield in weft__futex_wake. A worker just woken from
+	 * parking was most likely queued on its waker's CPU, and the waker
+	 * now spins there on the task's result: its first search that finds
+	 * nothing yields at once (without it a round trip to a parked pool
+	 * took 2-5 us longer). Otherwise the first yield waits
+	 * SEARCH_YIELD_NS: a hot pool's next task usually comes sooner, and
+	 * a yield costs 0.6 us even with nothing else to run (a round trip
+	 * to a hot pool: 0.98 -> 0.59 us). */
 	int64_t next_yield = w->woken ? now : now + SEARCH_YIELD_NS;
 	do {
 		struct weft_future *t = find_work(w);
