@@ -26,12 +26,13 @@ void weft__event_signal(struct weft__event *ev)
 /* Spins while the word still holds v (no signal since), until `until`. */
 static void spin_on(struct weft__event *ev, uint32_t v, int64_t until)
 {
+	struct weft__spin spin;
+	weft__spin_start(&spin, until);
 	/* relaxed: a change only sends the caller back to (E2). */
 	while ((atomic_load_explicit(&ev->word, memory_order_relaxed) |
 		SLEEPING) == (v | SLEEPING) &&
-	       weft__now_ns() < until)
-		for (int i = 0; i < 16; i++)
-			weft__cpu_relax();
+	       weft__spin_again(&spin))
+		;
 }
 
 int weft__event_wait(struct weft__event *ev, bool (*ready)(void *ctx),

@@ -61,6 +61,25 @@ int64_t weft__now_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+void weft__spin_start(struct weft__spin *s, int64_t until)
+{
+	s->until = until;
+	s->next_yield = weft__now_ns() + WEFT__SPIN_YIELD_NS;
+}
+
+bool weft__spin_again(struct weft__spin *s)
+{
+	for (int i = 0; i < 16; i++)
+		weft__cpu_relax();
+	int64_t now = weft__now_ns();
+	if (now >= s->next_yield) {
+		sched_yield();
+		now = weft__now_ns();
+		s->next_yield = now + WEFT__SPIN_YIELD_NS;
+	}
+	return now < s->until;
+}
+
 int64_t weft__deadline(int64_t timeout_ns)
 {
 	if (timeout_ns < 0)

@@ -219,9 +219,10 @@ int weft__future_wait_final(struct weft_future *f, int64_t deadline_ns)
 		int64_t spin_until = weft__now_ns() + WEFT__EXTERNAL_SPIN_NS;
 		if (deadline_ns >= 0 && deadline_ns < spin_until)
 			spin_until = deadline_ns;
-		while (!weft_future_done(f) && weft__now_ns() < spin_until)
-			for (int i = 0; i < 16; i++)
-				weft__cpu_relax();
+		struct weft__spin spin;
+		weft__spin_start(&spin, spin_until);
+		while (!weft_future_done(f) && weft__spin_again(&spin))
+			;
 	}
 	for (;;) {
 		/* (C2) acquire: pairs with (C1). */
