@@ -27,7 +27,8 @@ void weft__event_signal(struct weft__event *ev)
 static void spin_on(struct weft__event *ev, uint32_t v, int64_t until)
 {
 	struct weft__spin spin;
-	weft__spin_start(&spin, until);
+	weft__spin_start(&spin, until, WEFT__SPIN_YIELD_NS,
+			 WEFT__SPIN_YIELD_NS);
 	/* relaxed: a change only sends the caller back to (E2). */
 	while ((atomic_load_explicit(&ev->word, memory_order_relaxed) |
 		SLEEPING) == (v | SLEEPING) &&

@@ -61,10 +61,12 @@ int64_t weft__now_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-void weft__spin_start(struct weft__spin *s, int64_t until)
+void weft__spin_start(struct weft__spin *s, int64_t until, int64_t first_ns,
+		      int64_t every_ns)
 {
 	s->until = until;
-	s->next_yield = weft__now_ns() + WEFT__SPIN_YIELD_NS;
+	s->next_yield = weft__now_ns() + first_ns;
+	s->every = every_ns;
 }
 
 bool weft__spin_again(struct weft__spin *s)
@@ -75,7 +77,7 @@ bool weft__spin_again(struct weft__spin *s)
 	if (now >= s->next_yield) {
 		sched_yield();
 		now = weft__now_ns();
-		s->next_yield = now + WEFT__SPIN_YIELD_NS;
+		s->next_yield = now + s->every;
 	}
 	return now < s->until;
 }

@@ -37,24 +37,27 @@ int64_t weft__deadline(int64_t timeout_ns);
  * Workers run other tasks instead. */
 #define WEFT__EXTERNAL_SPIN_NS 20000
 
-/* The bounded spin of a thread that is not a worker, waiting on a future
- * or an event: it gives its CPU away (sched_yield) every
- * WEFT__SPIN_YIELD_NS. A spinner that never yields keeps the workers that
- * share its CPU from running the very task it waits for: on one CPU, with
- * two workers, each submit+get cost the whole 20 us spin (26 us a round
- * trip; 1.3 us/item in a pipeline against 0.4 with yields), and on two
- * CPUs a waiting main thread kept the second worker off a burst of tasks.
- * Not at once: a wait that ends within the first interval (a hot round
- * trip) pays no system call, and a yield costs about 0.6 us even when
- * nothing else is runnable. */
+/* A bounded spin that gives its CPU away (sched_yield) now and then, so
+ * that it does not keep a thread that needs this CPU waiting. Outside
+ * threads spinning on a future or an event yield every
+ * WEFT__SPIN_YIELD_NS: one that never yielded kept the workers sharing its
+ * CPU from running the very task it waited for (on one CPU with two
+ * workers, each submit+get cost the whole 20 us spin: 26 us a round trip,
+ * 1.3 us/item in a pipeline against 0.4 with yields). Not at once: a wait
+ * that ends within the first interval (a hot round trip) pays no system
+ * call, and a yield costs about 0.6 us even with nothing else to run.
+ * Searching workers use their own intervals (runtime/worker.c). */
 #define WEFT__SPIN_YIELD_NS 2000
 
 struct weft__spin {
-	int64_t until, next_yield;
+	int64_t until, next_yield, every;
 };
 
-/* Starts a spin that lasts until the absolute CLOCK_MONOTONIC deadline. */
-void weft__spin_start(struct weft__spin *s, int64_t until);
+/* Starts a spin that lasts until the absolute CLOCK_MONOTONIC deadline
+ * until, yields first after first_ns (0: at the first round), then every
+ * every_ns. */
+void weft__spin_start(struct weft__spin *s, int64_t until, int64_t first_ns,
+		      int64_t every_ns);
 
 /* One round of the spin: a few pause hints, and a yield when one is due.
  * False once the deadline has passed. */

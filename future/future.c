@@ -220,7 +220,8 @@ int weft__future_wait_final(struct weft_future *f, int64_t deadline_ns)
 		if (deadline_ns >= 0 && deadline_ns < spin_until)
 			spin_until = deadline_ns;
 		struct weft__spin spin;
-		weft__spin_start(&spin, spin_until);
+		weft__spin_start(&spin, spin_until, WEFT__SPIN_YIELD_NS,
+				 WEFT__SPIN_YIELD_NS);
 		while (!weft_future_done(f) && weft__spin_again(&spin))
 			;
 	}

@@ -93,7 +93,9 @@ struct weft_future {
 	_Atomic(struct weft_future *) listeners;
 	weft_pool *pool;               /* immutable; NULL for callback nodes */
 	/* KIND_THEN: the future it follows (holds a reference on it).
-	 * KIND_CALLBACK: unused. */
+	 * KIND_CALLBACK: unused. A free object on a worker's list: the
+	 * object two places down that list, a prefetch hint only
+	 * (runtime/task_alloc.c). */
 	struct weft_future *antecedent;
 	/* One link, used by whichever single list the object is on: an
 	 * injection queue, a listener stack, a free list. */

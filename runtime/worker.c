@@ -11,7 +11,6 @@
  */
 #include <errno.h>
 #include <limits.h>
-#include <sched.h>
 
 #include <urcu/urcu-qsbr.h>
 
@@ -251,8 +250,6 @@ static void end_search(weft_pool *p)
  * (still searching). */
 static struct weft_future *search(struct weft__worker *w)
 {
-	int64_t now = weft__now_ns();
-	int64_t deadline = now + w->pool->spin_ns;
 	/* A searcher must not keep a thread that waits for this CPU waiting.
 	 * A waiter that this worker's completion woke from its futex is
 	 * covered by the yield in weft__futex_wake. A worker just woken from
@@ -263,7 +260,9 @@ static struct weft_future *search(struct weft__worker *w)
 	 * SEARCH_YIELD_NS: a hot pool's next task usually comes sooner, and
 	 * a yield costs 0.6 us even with nothing else to run (a round trip
 	 * to a hot pool: 0.98 -> 0.59 us). */
-	int64_t next_yield = w->woken ? now : now + SEARCH_YIELD_NS;
+	struct weft__spin spin;
+	weft__spin_start(&spin, weft__now_ns() + w->pool->spin_ns,
+			 w->woken ? 0 : SEARCH_YIELD_NS, SEARCH_YIELD_NS);
 	do {
 		struct weft_future *t = find_work(w);
 		if (t) {
@@ -273,14 +272,7 @@ static struct weft_future *search(struct weft__worker *w)
 		/* The wake-up's first search usually finds the task that
 		 * caused it: the yield is due in the search after that one. */
 		w->woken = false;
-		if (now >= next_yield) {
-			sched_yield();
-			next_yield = now + SEARCH_YIELD_NS;
-		}
-		for (int i = 0; i < 16; i++)
-			weft__cpu_relax();
-		now = weft__now_ns();
-	} while (now < deadline);
+	} while (weft__spin_again(&spin));
 	return NULL;
 }
 
