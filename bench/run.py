@@ -137,7 +137,7 @@ def rows(*impls):
 
 
 SEEDS_PATTERNS = ['submit_result', 'map', 'as_completed', 'follow_up',
-                  'done_callback', 'map_async_callback', 'pipeline']
+                  'done_callback', 'map_async_follow_up', 'pipeline']
 
 WORKLOADS = [
     Workload('fib', 'fib(n), no cutoff: spawn+wait throughput, all threads',

@@ -1,10 +1,11 @@
 /*
  * Futures over many futures: weft_when_all, weft_when_any, weft_wait.
  *
- * A join owns an output future and registers one callback on each
- * distinct input. The callbacks count completions and resolve the output
- * when the join's condition holds, so no thread blocks (weft_wait then
- * waits on the output like on any future). Every node is allocated before
+ * A join owns an output future and registers one callback on each input
+ * (each distinct input for when_any and FIRST_FAILED). The callbacks
+ * count completions and resolve the output when the join's condition
+ * holds, so no thread blocks (weft_wait then waits on the output like on
+ * any future; with ALL_COMPLETED it simply waits for each input in turn). Every node is allocated before
  * the first callback is registered, so -ENOMEM leaves nothing behind.
  *
  * READ this first: the ordering contract.
@@ -125,11 +126,21 @@ static int join_create(weft_future *const *fs, size_t n, enum join_mode mode,
 	struct weft_future **nodes = NULL;
 	struct join *j = NULL;
 	struct weft_future *o = NULL;
-	struct join_slot *scratch = weft__malloc((n ? n : 1) * sizeof(*scratch));
+	/* when_all needs no deduplication: a future listed twice gets two
+	 * callbacks, and remaining counts both. The others report the lowest
+	 * index of the first future, so a future gets one callback. */
+	bool dedup = mode != JOIN_ALL;
+	struct join_slot *scratch =
+		dedup ? weft__malloc((n ? n : 1) * sizeof(*scratch)) : NULL;
 	size_t *order = weft__malloc((n ? n : 1) * sizeof(*order));
-	if (!scratch || !order)
+	if ((dedup && !scratch) || !order)
 		goto fail;
-	m = distinct(fs, n, scratch, order);
+	if (dedup) {
+		m = distinct(fs, n, scratch, order);
+	} else {
+		for (m = 0; m < n; m++)
+			order[m] = m;
+	}
 	j = weft__malloc(sizeof(*j) + m * sizeof(j->slots[0]));
 	nodes = weft__malloc((m ? m : 1) * sizeof(*nodes));
 	/* No pool for the allocations: the inputs may outlive theirs. */
@@ -245,6 +256,16 @@ int weft_wait(weft_future *const *fs, size_t n, enum weft_return_when when,
 	enum join_mode mode = when == WEFT_FIRST_COMPLETED ? JOIN_ANY :
 			      when == WEFT_FIRST_FAILED    ? JOIN_FIRST_FAILED :
 							     JOIN_ALL;
+	if (when == WEFT_ALL_COMPLETED) {
+		/* Every future must complete: wait for each in turn, with no
+		 * join to build and nothing to allocate. */
+		for (size_t i = 0; i < n; i++) {
+			int err = weft__future_wait_final(fs[i], deadline);
+			if (err)
+				return err;
+		}
+		return 0;
+	}
 	weft_future *o;
 	int err = join_create(fs, n, mode, &o);
 	if (err)

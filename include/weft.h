@@ -218,15 +218,16 @@ enum weft_return_when {
  * did not by the deadline; read each future's state for the done and
  * not-done sets. Duplicates count once; cancelled futures count as
  * completed; WEFT_FIRST_FAILED ignores cancellations. n == 0 returns 0.
- * It never polls: it registers a callback on each future that is not yet
- * done (a 64-byte node each, freed when that future completes). On a
- * worker it runs other tasks while it waits. fs and its futures are
- * borrowed.
+ * It never polls. WEFT_ALL_COMPLETED waits for each future in turn and
+ * allocates nothing; the other conditions register a callback on each
+ * distinct future that is not yet done (a 64-byte node each, freed when
+ * that future completes). On a worker it runs other tasks while it
+ * waits. fs and its futures are borrowed.
  * Errors: -EINVAL (fs NULL with n > 0, a NULL entry, unknown when,
  * timeout_ns < -1), -EDEADLK (called inside the task of a future it
  * waits for, when the condition cannot hold before that task ends: with
  * WEFT_ALL_COMPLETED, or when every future not done is such a one),
- * -ENOMEM. Any thread. */
+ * -ENOMEM (not with WEFT_ALL_COMPLETED). Any thread. */
 WEFT_API int weft_wait(weft_future *const *fs, size_t n,
 		       enum weft_return_when when, int64_t timeout_ns);
 

@@ -11,6 +11,14 @@
  * pattern (an outside thread submits, workers complete and free), objects
  * flow back to the producer without malloc or locks.
  *
+ * The other way round (tasks submit, an outside thread releases their
+ * futures last), a worker that has to allocate says so in its pool's
+ * workers_short flag; the next outside thread that allocates from that
+ * pool with more than THREAD_CACHE_KEEP objects cached hands the rest to
+ * the pool's returned stack (CAS push), which a worker with an empty list
+ * takes whole (exchange). Only a call that names the pool may touch it:
+ * a future may outlive its pool, so a release never does.
+ *
  * A free object links to the next object of its batch through link.next;
  * the first of a batch also holds the next batch in result and the batch's
  * last object in arg, so a batch moves without walking it.
@@ -34,6 +42,8 @@ static_assert(sizeof(struct weft_future) == 64,
  * submit, get and release together. At most 2 MiB a thread, freed when
  * the thread exits. */
 #define THREAD_CACHE_MAX 32768u
+/* What an outside thread keeps for itself when it hands objects back. */
+#define THREAD_CACHE_KEEP 1024u
 
 static void *alloc_block(void)
 {
@@ -96,7 +106,7 @@ static void refill_from_spare(weft_pool *p)
 	/* relaxed: skip the exchange when there is nothing to take. */
 	if (!atomic_load_explicit(&p->spare, memory_order_relaxed))
 		return;
-	/* acquire: pairs with the release CAS in give_batch, so the batch's
+	/* acquire: pairs with the release CAS in push_batch, so the batch's
 	 * links are visible. */
 	struct weft_future *batch = atomic_exchange_explicit(
 		&p->spare, NULL, memory_order_acquire);
@@ -111,27 +121,94 @@ static void refill_from_spare(weft_pool *p)
 	}
 }
 
-/* A worker hands BATCH objects from its list to its pool's spare stack. */
-static void give_batch(struct weft__worker *w)
+/* Pushes the batch first..last onto a stack of batches (any thread). */
+static void push_batch(_Atomic(struct weft_future *) *stack,
+		       struct weft_future *first, struct weft_future *last)
 {
-	struct weft_future *first = w->free_list, *last = first;
-	for (unsigned i = 1; i < BATCH; i++)
-		last = last->link.next;
-	w->free_list = last->link.next;
-	w->free_count -= BATCH;
-	last->link.next = NULL;
-	weft_pool *p = w->pool;
 	/* relaxed: a snapshot to start the CAS from. */
 	struct weft_future *top =
-		atomic_load_explicit(&p->spare, memory_order_relaxed);
+		atomic_load_explicit(stack, memory_order_relaxed);
 	first->arg = last;
 	do
 		first->result = top;
-	/* release: publishes the batch's links to the exchange in
-	 * refill_from_spare. Push-only CAS: no ABA. */
-	while (!atomic_compare_exchange_weak_explicit(&p->spare, &top, first,
+	/* release: publishes the batch's links to the exchange that takes
+	 * the stack (refill_from_spare, refill_from_returned). Push-only
+	 * CAS: no ABA. */
+	while (!atomic_compare_exchange_weak_explicit(stack, &top, first,
 						      memory_order_release,
 						      memory_order_relaxed));
+}
+
+/* Unlinks the first BATCH objects of the list at *head. */
+static struct weft_future *cut_batch(struct weft_future **head,
+				     struct weft_future **last_out)
+{
+	struct weft_future *first = *head, *last = first;
+	for (unsigned i = 1; i < BATCH; i++)
+		last = last->link.next;
+	*head = last->link.next;
+	last->link.next = NULL;
+	*last_out = last;
+	return first;
+}
+
+/* A worker hands BATCH objects from its list to its pool's spare stack. */
+static void give_batch(struct weft__worker *w)
+{
+	struct weft_future *last;
+	struct weft_future *first = cut_batch(&w->free_list, &last);
+	w->free_count -= BATCH;
+	push_batch(&w->pool->spare, first, last);
+}
+
+/* An outside thread allocating from p hands back what it caches beyond
+ * THREAD_CACHE_KEEP, if one of p's workers has had to allocate. */
+static void hand_back(weft_pool *p)
+{
+	/* relaxed (both): a hint; the exchange makes one thread answer it.
+	 * The batches are published by push_batch. */
+	if (!atomic_load_explicit(&p->workers_short, memory_order_relaxed) ||
+	    !atomic_exchange_explicit(&p->workers_short, false,
+				      memory_order_relaxed))
+		return;
+	while (tls_cache.count >= THREAD_CACHE_KEEP + BATCH) {
+		struct weft_future *last;
+		struct weft_future *first = cut_batch(&tls_cache.head, &last);
+		tls_cache.count -= BATCH;
+		push_batch(&p->returned, first, last);
+	}
+}
+
+/* A worker with an empty list takes every batch handed back to its pool,
+ * or, with none, asks for some and allocates. */
+static struct weft_future *refill_from_returned(struct weft__worker *w)
+{
+	weft_pool *p = w->pool;
+	/* relaxed: skip the exchange when there is nothing to take. */
+	if (atomic_load_explicit(&p->returned, memory_order_relaxed)) {
+		/* acquire: pairs with the release CAS in push_batch. */
+		struct weft_future *batch = atomic_exchange_explicit(
+			&p->returned, NULL, memory_order_acquire);
+		while (batch) {
+			struct weft_future *next_batch = batch->result;
+			struct weft_future *last = batch->arg;
+			last->link.next = w->free_list;
+			w->free_list = batch;
+			w->free_count += BATCH;
+			batch = next_batch;
+		}
+	}
+	struct weft_future *t = w->free_list;
+	if (t) {
+		w->free_list = t->link.next;
+		w->free_count--;
+		return t;
+	}
+	/* relaxed: a hint (see hand_back); written only when it changes. */
+	if (!atomic_load_explicit(&p->workers_short, memory_order_relaxed))
+		atomic_store_explicit(&p->workers_short, true,
+				      memory_order_relaxed);
+	return alloc_block();
 }
 
 struct weft_future *weft__task_alloc(weft_pool *p)
@@ -145,10 +222,14 @@ struct weft_future *weft__task_alloc(weft_pool *p)
 			w->free_count--;
 			return t;
 		}
-		return alloc_block();
+		return refill_from_returned(w);
 	}
-	if (!tls_cache.head && p)
-		refill_from_spare(p);
+	if (p) {
+		if (!tls_cache.head)
+			refill_from_spare(p);
+		else if (tls_cache.count >= THREAD_CACHE_KEEP + BATCH)
+			hand_back(p);
+	}
 	t = tls_cache.head;
 	if (t) {
 		tls_cache.head = t->link.next;
@@ -193,14 +274,20 @@ void weft__free_list_drain(struct weft__worker *w)
 	w->free_count = 0;
 }
 
-void weft__spare_drain(weft_pool *p)
+static void stack_drain(_Atomic(struct weft_future *) *stack)
 {
-	/* acquire: pairs with the release CAS in give_batch. */
+	/* acquire: pairs with the release CAS in push_batch. */
 	struct weft_future *batch =
-		atomic_exchange_explicit(&p->spare, NULL, memory_order_acquire);
+		atomic_exchange_explicit(stack, NULL, memory_order_acquire);
 	while (batch) {
 		struct weft_future *next = batch->result;
 		free_chain(batch);
 		batch = next;
 	}
+}
+
+void weft__spare_drain(weft_pool *p)
+{
+	stack_drain(&p->spare);
+	stack_drain(&p->returned);
 }

@@ -18,9 +18,11 @@ once per pattern, with the tutorials' sizes, outside the timing. With
                       then wait() for the follow-ups (per first task)
   done_callback       submit() + add_done_callback(); the last callback
                       sets an Event that main waits for
-  map_async_callback  ThreadPool.map_async(callback=...); the callback
-                      reads every result; then AsyncResult.wait().
-                      map_async() cuts the items into chunks of
+  map_async_follow_up ThreadPool.map_async(callback=...); the result
+                      callback issues a follow-up task (apply_async) for
+                      every odd result; AsyncResult.wait(), then wait()
+                      on each follow-up (per first task). map_async()
+                      cuts the items into chunks of
                       ceil(TASKS / (4 * threads)), so the pool runs a few
                       tasks for all the items; the weft side makes the
                       same chunks.
@@ -84,13 +86,17 @@ def done_callback(executor, n):
     all_done.wait()
 
 
-def map_async_callback(pool, n):
-    def result_callback(results):
-        for _ in results:
-            pass
+def map_async_follow_up(pool, n):
+    follow_ups = []
 
-    result = pool.map_async(task, range(n), callback=result_callback)
-    result.wait()
+    def result_callback(results):
+        for value in results:
+            if value % 2:
+                follow_ups.append(pool.apply_async(task, (value,)))
+
+    pool.map_async(task, range(n), callback=result_callback).wait()
+    for follow_up in follow_ups:
+        follow_up.wait()
 
 
 def step(queue_in, queue_out):
@@ -122,7 +128,7 @@ PATTERNS = [
     ('as_completed', results_as_completed, lambda: ThreadPoolExecutor(10)),
     ('follow_up', follow_up, lambda: ThreadPoolExecutor(5)),
     ('done_callback', done_callback, lambda: ThreadPoolExecutor(10)),
-    ('map_async_callback', map_async_callback, ThreadPool),
+    ('map_async_follow_up', map_async_follow_up, ThreadPool),
     ('pipeline', pipeline, lambda: ThreadPoolExecutor(10)),
 ]
 
