@@ -107,15 +107,14 @@ struct weft_pool {
 	_Alignas(64) _Atomic uint32_t idle;
 	/* The parking futex word; bumped by notifiers and at exit. */
 	_Atomic uint32_t epoch;
-	/* Spare task objects: a stack of batches. Workers push (CAS);
-	 * outside threads take it whole (exchange). See task_alloc.c. */
+	/* Spare task objects: a stack of batches. Any thread pushes a batch
+	 * (CAS); a thread out of objects takes it whole (exchange). See
+	 * task_alloc.c. */
 	_Alignas(64) _Atomic(struct weft_future *) spare;
-	/* The other way: batches outside threads hand back (CAS push);
-	 * workers take it whole (exchange). */
-	_Atomic(struct weft_future *) returned;
-	/* Set by a worker that had to allocate (relaxed store); read and
-	 * cleared by outside threads that then hand objects back (relaxed
-	 * load and exchange). A hint: the batches carry their own order. */
+	/* Set by a worker whose free list ran empty (relaxed store); read and
+	 * cleared by outside threads that then push objects to spare
+	 * (relaxed load and exchange). A hint: the batches carry their own
+	 * ordering. */
 	_Atomic bool workers_short;
 	pthread_mutex_t join_lock;
 	bool joined;                    /* under join_lock */

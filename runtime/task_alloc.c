@@ -3,21 +3,22 @@
  * anywhere can serve any pool, and futures may outlive their pool.
  *
  * Workers keep a private free list: no malloc and no atomic operation on
- * their fast path. A worker whose list overflows hands a batch of objects
- * to its pool's spare stack with one CAS (any thread may push). Threads
- * that are not workers keep a thread-local cache, refilled by taking
- * the whole spare stack of the pool they submit to with one exchange
- * (pop-all, so no ABA), and fall back to malloc. So in a producer-consumer
- * pattern (an outside thread submits, workers complete and free), objects
- * flow back to the producer without malloc or locks.
- *
- * The other way round (tasks submit, an outside thread releases their
- * futures last), a worker that has to allocate says so in its pool's
- * workers_short flag; the next outside thread that allocates from that
- * pool with more than THREAD_CACHE_KEEP objects cached hands the rest to
- * the pool's returned stack (CAS push), which a worker with an empty list
- * takes whole (exchange). Only a call that names the pool may touch it:
- * a future may outlive its pool, so a release never does.
+ * their fast path. Surplus objects meet in their pool's spare stack, a
+ * stack of batches that any thread pushes with one CAS and that a thread
+ * out of objects takes whole with one exchange (pop-all, so no ABA)
+ * before it falls back to malloc:
+ *  - a worker whose list overflows pushes a batch;
+ *  - threads that are not workers keep a thread-local cache, refilled
+ *    from the spare stack of the pool they submit to. So when an outside
+ *    thread submits and the workers free, objects flow back to it;
+ *  - the other way round (tasks submit, an outside thread releases their
+ *    futures last), a worker whose list runs empty says so in its pool's
+ *    workers_short flag, and the next outside thread that allocates from
+ *    that pool with more than THREAD_CACHE_KEEP objects cached pushes the
+ *    rest. Only a call that names the pool may touch it: a future may
+ *    outlive its pool, so a release never does.
+ * Every thread that allocates from a pool takes its spare stack before
+ * it mallocs, so the stack cannot grow while objects are allocated.
  *
  * A free object links to the next object of its batch through link.next;
  * the first of a batch also holds the next batch in result and the batch's
@@ -100,41 +101,56 @@ static void thread_cache_register(void)
 		cache_key_ok && pthread_setspecific(cache_key, &tls_cache) == 0;
 }
 
-/* Moves every batch of p's spare stack into the calling thread's cache. */
-static void refill_from_spare(weft_pool *p)
+/* Takes p's whole spare stack, a list of batches, or NULL. */
+static struct weft_future *take_spare(weft_pool *p)
 {
 	/* relaxed: skip the exchange when there is nothing to take. */
 	if (!atomic_load_explicit(&p->spare, memory_order_relaxed))
-		return;
-	/* acquire: pairs with the release CAS in push_batch, so the batch's
+		return NULL;
+	/* acquire: pairs with the release CAS in push_batch, so the batches'
 	 * links are visible. */
-	struct weft_future *batch = atomic_exchange_explicit(
-		&p->spare, NULL, memory_order_acquire);
-	thread_cache_register();
+	return atomic_exchange_explicit(&p->spare, NULL, memory_order_acquire);
+}
+
+/* Prepends the batches to the list at *head; returns how many objects. */
+static unsigned splice_batches(struct weft_future *batch,
+			       struct weft_future **head)
+{
+	unsigned count = 0;
 	while (batch) {
 		struct weft_future *next_batch = batch->result;
 		struct weft_future *last = batch->arg;
-		last->link.next = tls_cache.head;
-		tls_cache.head = batch;
-		tls_cache.count += BATCH;
+		last->link.next = *head;
+		*head = batch;
+		count += BATCH;
 		batch = next_batch;
 	}
+	return count;
 }
 
-/* Pushes the batch first..last onto a stack of batches (any thread). */
-static void push_batch(_Atomic(struct weft_future *) *stack,
-		       struct weft_future *first, struct weft_future *last)
+/* Moves p's spare objects into the calling thread's cache. */
+static void refill_from_spare(weft_pool *p)
+{
+	struct weft_future *batch = take_spare(p);
+	if (!batch)
+		return;
+	thread_cache_register();
+	tls_cache.count += splice_batches(batch, &tls_cache.head);
+}
+
+/* Pushes the batch first..last onto p's spare stack (any thread). */
+static void push_batch(weft_pool *p, struct weft_future *first,
+		       struct weft_future *last)
 {
 	/* relaxed: a snapshot to start the CAS from. */
 	struct weft_future *top =
-		atomic_load_explicit(stack, memory_order_relaxed);
+		atomic_load_explicit(&p->spare, memory_order_relaxed);
 	first->arg = last;
 	do
 		first->result = top;
-	/* release: publishes the batch's links to the exchange that takes
-	 * the stack (refill_from_spare, refill_from_returned). Push-only
-	 * CAS: no ABA. */
-	while (!atomic_compare_exchange_weak_explicit(stack, &top, first,
+	/* release: publishes the batch's links to the exchange in
+	 * take_spare. Push-only CAS: no ABA. */
+	while (!atomic_compare_exchange_weak_explicit(&p->spare, &top, first,
 						      memory_order_release,
 						      memory_order_relaxed));
 }
@@ -158,11 +174,12 @@ static void give_batch(struct weft__worker *w)
 	struct weft_future *last;
 	struct weft_future *first = cut_batch(&w->free_list, &last);
 	w->free_count -= BATCH;
-	push_batch(&w->pool->spare, first, last);
+	push_batch(w->pool, first, last);
 }
 
-/* An outside thread allocating from p hands back what it caches beyond
- * THREAD_CACHE_KEEP, if one of p's workers has had to allocate. */
+/* An outside thread allocating from p pushes what it caches beyond
+ * THREAD_CACHE_KEEP to p's spare stack, if one of p's workers has run
+ * out. */
 static void hand_back(weft_pool *p)
 {
 	/* relaxed (both): a hint; the exchange makes one thread answer it.
@@ -175,40 +192,28 @@ static void hand_back(weft_pool *p)
 		struct weft_future *last;
 		struct weft_future *first = cut_batch(&tls_cache.head, &last);
 		tls_cache.count -= BATCH;
-		push_batch(&p->returned, first, last);
+		push_batch(p, first, last);
 	}
 }
 
-/* A worker with an empty list takes every batch handed back to its pool,
- * or, with none, asks for some and allocates. */
-static struct weft_future *refill_from_returned(struct weft__worker *w)
+/* A worker whose list ran empty asks for objects, and takes its pool's
+ * spare ones or allocates. It asks even when the spare stack has some:
+ * a worker that runs dry once will likely again, and the objects it
+ * needs may be sitting in an outside thread's cache. */
+static struct weft_future *refill_worker(struct weft__worker *w)
 {
 	weft_pool *p = w->pool;
-	/* relaxed: skip the exchange when there is nothing to take. */
-	if (atomic_load_explicit(&p->returned, memory_order_relaxed)) {
-		/* acquire: pairs with the release CAS in push_batch. */
-		struct weft_future *batch = atomic_exchange_explicit(
-			&p->returned, NULL, memory_order_acquire);
-		while (batch) {
-			struct weft_future *next_batch = batch->result;
-			struct weft_future *last = batch->arg;
-			last->link.next = w->free_list;
-			w->free_list = batch;
-			w->free_count += BATCH;
-			batch = next_batch;
-		}
-	}
-	struct weft_future *t = w->free_list;
-	if (t) {
-		w->free_list = t->link.next;
-		w->free_count--;
-		return t;
-	}
 	/* relaxed: a hint (see hand_back); written only when it changes. */
 	if (!atomic_load_explicit(&p->workers_short, memory_order_relaxed))
 		atomic_store_explicit(&p->workers_short, true,
 				      memory_order_relaxed);
-	return alloc_block();
+	w->free_count += splice_batches(take_spare(p), &w->free_list);
+	struct weft_future *t = w->free_list;
+	if (!t)
+		return alloc_block();
+	w->free_list = t->link.next;
+	w->free_count--;
+	return t;
 }
 
 struct weft_future *weft__task_alloc(weft_pool *p)
@@ -222,7 +227,7 @@ struct weft_future *weft__task_alloc(weft_pool *p)
 			w->free_count--;
 			return t;
 		}
-		return refill_from_returned(w);
+		return refill_worker(w);
 	}
 	if (p) {
 		if (!tls_cache.head)
@@ -274,20 +279,12 @@ void weft__free_list_drain(struct weft__worker *w)
 	w->free_count = 0;
 }
 
-static void stack_drain(_Atomic(struct weft_future *) *stack)
+void weft__spare_drain(weft_pool *p)
 {
-	/* acquire: pairs with the release CAS in push_batch. */
-	struct weft_future *batch =
-		atomic_exchange_explicit(stack, NULL, memory_order_acquire);
+	struct weft_future *batch = take_spare(p);
 	while (batch) {
 		struct weft_future *next = batch->result;
 		free_chain(batch);
 		batch = next;
 	}
-}
-
-void weft__spare_drain(weft_pool *p)
-{
-	stack_drain(&p->spare);
-	stack_drain(&p->returned);
 }
