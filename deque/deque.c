@@ -39,6 +39,7 @@ int weft__deque_init(struct weft__deque *d, int64_t capacity,
 	 * publishes it with its own release operation. */
 	atomic_init(&d->top, 0);
 	atomic_init(&d->bottom, 0);
+	d->top_seen = 0;
 	atomic_init(&d->buf, a);
 	d->retired = NULL;
 	d->reclaim = reclaim;

@@ -7,7 +7,8 @@
  * One owner thread pushes and takes at the bottom; any number of thieves
  * steal at the top. Items are non-NULL pointers.
  *
- *   push (owner)   slot[b] = x; publish; bottom = b + 1
+ *   push (owner)   if full by top_seen: top_seen = top (acquire);
+ *                  slot[b] = x; publish; bottom = b + 1
  *   take (owner)   bottom = b - 1; (D1) ; t = top; if t == b: CAS top
  *   steal (thief)  t = top; (D2) ; b = bottom; x = slot[t]; CAS top
  *
@@ -83,6 +84,12 @@ struct weft__deque {
 	_Alignas(64) _Atomic int64_t top;
 	/* Written by the owner only (push, take); read by thieves. */
 	_Alignas(64) _Atomic int64_t bottom;
+	/* Owner only: a value top had, at most the current one (top only
+	 * grows). push checks for room against it and re-reads top only when
+	 * it says full: a thief's CAS on top moves top's line to the thief,
+	 * and a push that read it every time paid that miss per task while a
+	 * thief was stealing. */
+	int64_t top_seen;
 	/* Written by the owner only (grow, release store); read by thieves
 	 * (acquire) and the owner (relaxed: it wrote it). */
 	_Atomic(struct weft__deque_buf *) buf;
@@ -107,13 +114,20 @@ static inline int weft__deque_push(struct weft__deque *d, void *item)
 {
 	/* relaxed: only the owner writes bottom. */
 	int64_t b = atomic_load_explicit(&d->bottom, memory_order_relaxed);
-	/* acquire: pairs with the seq_cst CAS on top in steal (S3) and take,
-	 * so a slot a thief has read is not overwritten before that read. */
-	int64_t t = atomic_load_explicit(&d->top, memory_order_acquire);
+	int64_t t = d->top_seen;
 	/* relaxed: only the owner writes buf. */
 	struct weft__deque_buf *a =
 		atomic_load_explicit(&d->buf, memory_order_relaxed);
 
+	if (b - t > a->mask) {
+		/* acquire: pairs with the seq_cst CAS on top in steal (S3)
+		 * and take, so a slot a thief has read is not overwritten
+		 * before that read. A slot is reused only when the element
+		 * it held is below a top read here; with top_seen that read
+		 * happened at an earlier push, which is before this one. */
+		t = atomic_load_explicit(&d->top, memory_order_acquire);
+		d->top_seen = t;
+	}
 	if (b - t > a->mask) {
 		int err = weft__deque_grow(d, t, b);
 		if (err)
