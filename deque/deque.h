@@ -124,7 +124,8 @@ static inline int weft__deque_push(struct weft__deque *d, void *item)
 		 * and take, so a slot a thief has read is not overwritten
 		 * before that read. A slot is reused only when the element
 		 * it held is below a top read here; with top_seen that read
-		 * happened at an earlier push, which is before this one. */
+		 * happened at an earlier push, which is before this one (or
+		 * top_seen is still the initial 0). */
 		t = atomic_load_explicit(&d->top, memory_order_acquire);
 		d->top_seen = t;
 	}

@@ -2,11 +2,12 @@
  * Futures over many futures: weft_when_all, weft_when_any, weft_wait.
  *
  * A join owns an output future and registers one callback on each input
- * (each distinct input for when_any and FIRST_FAILED). The callbacks
- * count completions and resolve the output when the join's condition
- * holds, so no thread blocks (weft_wait then waits on the output like on
- * any future; with ALL_COMPLETED it simply waits for each input in turn). Every node is allocated before
- * the first callback is registered, so -ENOMEM leaves nothing behind.
+ * (each distinct input for when_any and weft_wait's FIRST_* conditions).
+ * The callbacks count completions and resolve the output when the join's
+ * condition holds, so no thread blocks (weft_wait then waits on the
+ * output like on any future; with ALL_COMPLETED it waits for each input
+ * in turn instead). Every node is allocated before the first callback is
+ * registered, so -ENOMEM leaves nothing behind.
  *
  * READ this first: the ordering contract.
  *   remaining  inputs not yet completed; each callback decrements it with
@@ -127,8 +128,10 @@ static int join_create(weft_future *const *fs, size_t n, enum join_mode mode,
 	struct join *j = NULL;
 	struct weft_future *o = NULL;
 	/* when_all needs no deduplication: a future listed twice gets two
-	 * callbacks, and remaining counts both. The others report the lowest
-	 * index of the first future, so a future gets one callback. */
+	 * callbacks, and remaining counts both. when_any reports the lowest
+	 * index of the first future to complete, so there (and in
+	 * weft_wait's FIRST_* conditions, which share this code) a future
+	 * gets one callback. */
 	bool dedup = mode != JOIN_ALL;
 	struct join_slot *scratch =
 		dedup ? weft__malloc((n ? n : 1) * sizeof(*scratch)) : NULL;

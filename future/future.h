@@ -207,7 +207,8 @@ int weft__take_fail(void);
  */
 
 /* A fresh 64-byte object, or NULL. Any thread; p (may be NULL) is the
- * pool the object is for, whose spare objects an outside thread may use. */
+ * pool the object is for, which an outside thread may take spare objects
+ * from and hand its own surplus to: pass NULL unless p is alive. */
 struct weft_future *weft__task_alloc(weft_pool *p);
 /* Returns an object whose last reference is gone. Any thread. */
 void weft__task_free(struct weft_future *f);

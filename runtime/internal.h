@@ -111,6 +111,10 @@ struct weft_pool {
 	 * (CAS); a thread out of objects takes it whole (exchange). See
 	 * task_alloc.c. */
 	_Alignas(64) _Atomic(struct weft_future *) spare;
+	/* About how many batches spare holds: pushers add one (relaxed);
+	 * the thread that takes the stack resets it (relaxed exchange). A
+	 * push racing that take may go uncounted until the next take. */
+	_Atomic uint32_t spare_batches;
 	/* Set by a worker whose free list ran empty (relaxed store); read and
 	 * cleared by outside threads that then push objects to spare
 	 * (relaxed load and exchange). A hint: the batches carry their own

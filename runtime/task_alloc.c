@@ -2,27 +2,28 @@
  * Task objects: 64-byte blocks that belong to no pool, so an object freed
  * anywhere can serve any pool, and futures may outlive their pool.
  *
- * Workers keep a private free list: no malloc and no atomic operation on
- * their fast path. Surplus objects meet in their pool's spare stack, a
- * stack of batches that any thread pushes with one CAS and that a thread
- * out of objects takes whole with one exchange (pop-all, so no ABA)
- * before it falls back to malloc:
- *  - a worker whose list overflows pushes a batch;
- *  - threads that are not workers keep a thread-local cache, refilled
- *    from the spare stack of the pool they submit to. So when an outside
- *    thread submits and the workers free, objects flow back to it;
+ * Free objects move in batches of BATCH. A batch is a list linked through
+ * link.next; its first object also holds the batch's last in arg and the
+ * next batch in result, so a batch moves without walking it. Surplus
+ * batches meet in their pool's spare stack, which any thread pushes with
+ * one CAS and a thread out of objects takes whole with one exchange
+ * (pop-all, so no ABA) before it falls back to malloc:
+ *  - workers keep a private free list (no malloc and no atomic operation
+ *    on their fast path); one whose list overflows pushes a batch;
+ *  - threads that are not workers keep a thread-local cache of whole
+ *    batches plus one partial batch, refilled from the spare stack of the
+ *    pool they submit to. So when an outside thread submits and the
+ *    workers free, objects flow back to it;
  *  - the other way round (tasks submit, an outside thread releases their
  *    futures last), a worker whose list runs empty says so in its pool's
  *    workers_short flag, and the next outside thread that allocates from
- *    that pool with more than THREAD_CACHE_KEEP objects cached pushes the
- *    rest. Only a call that names the pool may touch it: a future may
- *    outlive its pool, so a release never does.
- * Every thread that allocates from a pool takes its spare stack before
- * it mallocs, so the stack cannot grow while objects are allocated.
- *
- * A free object links to the next object of its batch through link.next;
- * the first of a batch also holds the next batch in result and the batch's
- * last object in arg, so a batch moves without walking it.
+ *    that pool pushes its whole batches beyond the first
+ *    THREAD_CACHE_KEEP objects. Only a call that names the pool may touch
+ *    it: a future may outlive its pool, so a release never does.
+ * Objects allocated without a pool (callback nodes, joins) come from an
+ * outside thread's cache or malloc and may end in a worker's list, so
+ * more may reach a spare stack than its pool's threads take: a batch
+ * that would take it past SPARE_MAX_BATCHES is freed instead.
  */
 #include <assert.h>
 #include <pthread.h>
@@ -45,6 +46,8 @@ static_assert(sizeof(struct weft_future) == 64,
 #define THREAD_CACHE_MAX 32768u
 /* What an outside thread keeps for itself when it hands objects back. */
 #define THREAD_CACHE_KEEP 1024u
+/* A pool's spare stack; past it, free (2 MiB, an outside cache's worth). */
+#define SPARE_MAX_BATCHES (THREAD_CACHE_MAX / BATCH)
 
 static void *alloc_block(void)
 {
@@ -56,8 +59,11 @@ static void *alloc_block(void)
  */
 
 struct thread_cache {
-	struct weft_future *head;
-	unsigned count;
+	struct weft_future *part;      /* a partial batch: part_n objects */
+	struct weft_future *part_last; /* its oldest object */
+	unsigned part_n;
+	struct weft_future *full;      /* whole batches, linked by result */
+	unsigned full_n;
 	bool registered; /* thread_cache_exit will run at thread exit */
 };
 
@@ -77,12 +83,22 @@ static void free_chain(struct weft_future *t)
 	}
 }
 
+static void free_batches(struct weft_future *batch)
+{
+	while (batch) {
+		struct weft_future *next = batch->result;
+		free_chain(batch);
+		batch = next;
+	}
+}
+
 static void thread_cache_exit(void *unused)
 {
 	(void)unused;
-	free_chain(tls_cache.head);
-	tls_cache.head = NULL;
-	tls_cache.count = 0;
+	free_chain(tls_cache.part);
+	free_batches(tls_cache.full);
+	tls_cache.part = tls_cache.full = NULL;
+	tls_cache.part_n = tls_cache.full_n = 0;
 }
 
 static void cache_key_create(void)
@@ -109,7 +125,11 @@ static struct weft_future *take_spare(weft_pool *p)
 		return NULL;
 	/* acquire: pairs with the release CAS in push_batch, so the batches'
 	 * links are visible. */
-	return atomic_exchange_explicit(&p->spare, NULL, memory_order_acquire);
+	struct weft_future *batches =
+		atomic_exchange_explicit(&p->spare, NULL, memory_order_acquire);
+	/* relaxed: a count for the cap in push_batch, not an ordering. */
+	atomic_exchange_explicit(&p->spare_batches, 0, memory_order_relaxed);
+	return batches;
 }
 
 /* Prepends the batches to the list at *head; returns how many objects. */
@@ -128,20 +148,33 @@ static unsigned splice_batches(struct weft_future *batch,
 	return count;
 }
 
-/* Moves p's spare objects into the calling thread's cache. */
+/* Takes p's spare batches as this thread's whole batches (it has none). */
 static void refill_from_spare(weft_pool *p)
 {
 	struct weft_future *batch = take_spare(p);
 	if (!batch)
 		return;
 	thread_cache_register();
-	tls_cache.count += splice_batches(batch, &tls_cache.head);
+	tls_cache.full = batch;
+	for (; batch; batch = batch->result)
+		tls_cache.full_n++;
 }
 
-/* Pushes the batch first..last onto p's spare stack (any thread). */
+/* Pushes the batch first..last onto p's spare stack, or frees it if the
+ * stack is full (any thread). */
 static void push_batch(weft_pool *p, struct weft_future *first,
 		       struct weft_future *last)
 {
+	/* relaxed: the count only bounds the stack (see take_spare). */
+	if (atomic_fetch_add_explicit(&p->spare_batches, 1,
+				      memory_order_relaxed) >=
+	    SPARE_MAX_BATCHES) {
+		/* relaxed: as above. */
+		atomic_fetch_sub_explicit(&p->spare_batches, 1,
+					  memory_order_relaxed);
+		free_chain(first);
+		return;
+	}
 	/* relaxed: a snapshot to start the CAS from. */
 	struct weft_future *top =
 		atomic_load_explicit(&p->spare, memory_order_relaxed);
@@ -155,31 +188,21 @@ static void push_batch(weft_pool *p, struct weft_future *first,
 						      memory_order_relaxed));
 }
 
-/* Unlinks the first BATCH objects of the list at *head. */
-static struct weft_future *cut_batch(struct weft_future **head,
-				     struct weft_future **last_out)
-{
-	struct weft_future *first = *head, *last = first;
-	for (unsigned i = 1; i < BATCH; i++)
-		last = last->link.next;
-	*head = last->link.next;
-	last->link.next = NULL;
-	*last_out = last;
-	return first;
-}
-
 /* A worker hands BATCH objects from its list to its pool's spare stack. */
 static void give_batch(struct weft__worker *w)
 {
-	struct weft_future *last;
-	struct weft_future *first = cut_batch(&w->free_list, &last);
+	struct weft_future *first = w->free_list, *last = first;
+	for (unsigned i = 1; i < BATCH; i++)
+		last = last->link.next;
+	w->free_list = last->link.next;
 	w->free_count -= BATCH;
+	last->link.next = NULL;
 	push_batch(w->pool, first, last);
 }
 
-/* An outside thread allocating from p pushes what it caches beyond
- * THREAD_CACHE_KEEP to p's spare stack, if one of p's workers has run
- * out. */
+/* An outside thread allocating from p pushes its whole batches beyond
+ * the first THREAD_CACHE_KEEP objects to p's spare stack, if one of p's
+ * workers has run out. */
 static void hand_back(weft_pool *p)
 {
 	/* relaxed (both): a hint; the exchange makes one thread answer it.
@@ -188,11 +211,11 @@ static void hand_back(weft_pool *p)
 	    !atomic_exchange_explicit(&p->workers_short, false,
 				      memory_order_relaxed))
 		return;
-	while (tls_cache.count >= THREAD_CACHE_KEEP + BATCH) {
-		struct weft_future *last;
-		struct weft_future *first = cut_batch(&tls_cache.head, &last);
-		tls_cache.count -= BATCH;
-		push_batch(p, first, last);
+	while (tls_cache.full_n > THREAD_CACHE_KEEP / BATCH) {
+		struct weft_future *batch = tls_cache.full;
+		tls_cache.full = batch->result;
+		tls_cache.full_n--;
+		push_batch(p, batch, batch->arg);
 	}
 }
 
@@ -229,23 +252,28 @@ struct weft_future *weft__task_alloc(weft_pool *p)
 		}
 		return refill_worker(w);
 	}
-	if (p) {
-		if (!tls_cache.head)
+	if (!tls_cache.part) {
+		if (!tls_cache.full && p)
 			refill_from_spare(p);
-		else if (tls_cache.count >= THREAD_CACHE_KEEP + BATCH)
-			hand_back(p);
+		struct weft_future *batch = tls_cache.full;
+		if (!batch)
+			return alloc_block();
+		tls_cache.full = batch->result;
+		tls_cache.full_n--;
+		tls_cache.part = batch;
+		tls_cache.part_last = batch->arg;
+		tls_cache.part_n = BATCH;
+	} else if (p && tls_cache.full_n > THREAD_CACHE_KEEP / BATCH) {
+		hand_back(p);
 	}
-	t = tls_cache.head;
-	if (t) {
-		tls_cache.head = t->link.next;
-		tls_cache.count--;
-		/* The objects came from another core: start fetching the
-		 * next two now rather than miss on them at the next calls. */
-		__builtin_prefetch(tls_cache.head, 1);
-		__builtin_prefetch(t->antecedent, 1);
-		return t;
-	}
-	return alloc_block();
+	t = tls_cache.part;
+	tls_cache.part = t->link.next;
+	tls_cache.part_n--;
+	/* The objects came from another core: start fetching the next two
+	 * now rather than miss on them at the next calls. */
+	__builtin_prefetch(tls_cache.part, 1);
+	__builtin_prefetch(t->antecedent, 1);
+	return t;
 }
 
 void weft__task_free(struct weft_future *t)
@@ -262,14 +290,24 @@ void weft__task_free(struct weft_future *t)
 			give_batch(w);
 		return;
 	}
-	if (tls_cache.count < THREAD_CACHE_MAX) {
-		thread_cache_register();
-		t->link.next = tls_cache.head;
-		tls_cache.head = t;
-		tls_cache.count++;
+	if (tls_cache.full_n * BATCH + tls_cache.part_n >= THREAD_CACHE_MAX) {
+		weft__free(t);
 		return;
 	}
-	weft__free(t);
+	thread_cache_register();
+	if (!tls_cache.part)
+		tls_cache.part_last = t;
+	t->link.next = tls_cache.part;
+	tls_cache.part = t;
+	if (++tls_cache.part_n < BATCH)
+		return;
+	/* The partial batch is whole: t is its first object. */
+	t->arg = tls_cache.part_last;
+	t->result = tls_cache.full;
+	tls_cache.full = t;
+	tls_cache.full_n++;
+	tls_cache.part = NULL;
+	tls_cache.part_n = 0;
 }
 
 void weft__free_list_drain(struct weft__worker *w)
@@ -281,10 +319,5 @@ void weft__free_list_drain(struct weft__worker *w)
 
 void weft__spare_drain(weft_pool *p)
 {
-	struct weft_future *batch = take_spare(p);
-	while (batch) {
-		struct weft_future *next = batch->result;
-		free_chain(batch);
-		batch = next;
-	}
+	free_batches(take_spare(p));
 }

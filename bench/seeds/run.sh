@@ -109,17 +109,17 @@ function median(list,    v, m, i, j, t) {
 	if (!(k in hi) || $5 + 0 > hi[k]) hi[k] = $5 + 0
 }
 END {
-	printf "| %-18s | %-28s | %-28s | %-11s |\n", "pattern", \
+	printf "| %-19s | %-28s | %-28s | %-11s |\n", "pattern", \
 		"weft ns/task (min-max)", "Python ns/task (min-max)", \
 		"Python/weft"
-	printf "|%s|%s|%s|%s|\n", "--------------------", \
+	printf "|%s|%s|%s|%s|\n", "---------------------", \
 		"------------------------------", \
 		"------------------------------", "-------------"
 	for (i = 1; i <= np; i++) {
 		p = order[i]
 		w = median(meds["weft" SUBSEP p])
 		y = median(meds["python" SUBSEP p])
-		printf "| %-18s | %9.1f (%.1f-%.1f)%*s | %9.1f (%.1f-%.1f)%*s | %10.2fx |\n", \
+		printf "| %-19s | %9.1f (%.1f-%.1f)%*s | %9.1f (%.1f-%.1f)%*s | %10.2fx |\n", \
 			p, w, lo["weft" SUBSEP p], hi["weft" SUBSEP p], \
 			pad(w, lo["weft" SUBSEP p], hi["weft" SUBSEP p]), "", \
 			y, lo["python" SUBSEP p], hi["python" SUBSEP p], \

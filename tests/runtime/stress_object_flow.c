@@ -9,8 +9,12 @@
  * B. Outward, counted: main submits TASKS tasks and releases their
  *    futures; the same check.
  * C. Both at once from THREADS outside threads, each with its own
- *    spawner tasks, on one pool: the hand-back stacks are pushed and
- *    taken concurrently (this is the part for ThreadSanitizer).
+ *    spawner tasks, on one pool: the spare stack is pushed and taken
+ *    concurrently (this is the part for ThreadSanitizer).
+ * D. Bounded: a thread that never submits registers a callback on each
+ *    of TASKS pending continuations, so every callback node is a malloc
+ *    that a worker frees into the pool's spare stack, which nobody takes.
+ *    With the allocation hook, the objects alive must stop growing.
  * Every child and task runs exactly once and its future holds its own
  * result.
  */
@@ -157,6 +161,109 @@ static void *producer_main(void *arg)
 	return NULL;
 }
 
+/*
+ * D. Callback nodes from a thread that never submits.
+ */
+
+static _Atomic bool gate_open;
+static _Atomic size_t callbacks_run;
+
+static void *gate(void *arg)
+{
+	/* relaxed: a flag to stop waiting; the futures order the rest. */
+	while (!atomic_load_explicit(&gate_open, memory_order_relaxed))
+		harness_sleep_ns(20000);
+	return arg;
+}
+
+static void *continuation(weft_future *g, void *ctx)
+{
+	(void)g;
+	return ctx;
+}
+
+static void count_callback(weft_future *f, void *ctx)
+{
+	(void)f;
+	(void)ctx;
+	/* relaxed: read after the waits, which order it. */
+	atomic_fetch_add_explicit(&callbacks_run, 1, memory_order_relaxed);
+}
+
+static void *listener_main(void *arg)
+{
+	struct round *r = arg;
+	for (size_t i = 0; i < r->n; i++)
+		CHECK_RC(weft_future_on_done(r->fs[i], count_callback, NULL),
+			 0);
+	return NULL;
+}
+
+static void listened_round(struct round *r)
+{
+	weft_future *g;
+	/* relaxed: set before the gate task exists. */
+	atomic_store_explicit(&gate_open, false, memory_order_relaxed);
+	atomic_store_explicit(&callbacks_run, 0, memory_order_relaxed);
+	CHECK_RC(weft_submit(pool, gate, NULL, &g), 0);
+	for (size_t i = 0; i < r->n; i++)
+		CHECK_RC(weft_future_then(g, continuation, &r->runs[i], 0,
+					  &r->fs[i]),
+			 0);
+	pthread_t listener;
+	if (pthread_create(&listener, NULL, listener_main, r)) {
+		fprintf(stderr, "stress_object_flow: no thread\n");
+		exit(2);
+	}
+	pthread_join(listener, NULL);
+	atomic_store_explicit(&gate_open, true, memory_order_relaxed);
+	CHECK_RC(weft_wait(r->fs, r->n, WEFT_ALL_COMPLETED, WEFT_FOREVER), 0);
+	for (size_t i = 0; i < r->n; i++) {
+		void *res = NULL;
+		CHECK_RC(weft_future_get(r->fs[i], &res), 0);
+		CHECK(res == &r->runs[i]);
+		weft_future_release(r->fs[i]);
+	}
+	weft_future_release(g);
+	/* The callbacks run after the futures are seen done: wait for them
+	 * (relaxed: a count). */
+	while (atomic_load_explicit(&callbacks_run, memory_order_relaxed) <
+	       r->n)
+		harness_sleep_ns(20000);
+}
+
+static void bounded(size_t n)
+{
+	struct round r;
+	round_init(&r, n);
+	int rounds = (int)harness_size(16, 4, 2);
+	harness_watchdog_arm(120, "callbacks from a listener", 0);
+	for (int i = 0; i < WARM_ROUNDS; i++)
+		listened_round(&r);
+#ifdef WEFT_ALLOC_HOOK
+	struct weft__alloc_counts before, after;
+	weft__alloc_counts(&before);
+#endif
+	for (int i = 0; i < rounds; i++)
+		listened_round(&r);
+#ifdef WEFT_ALLOC_HOOK
+	weft__alloc_counts(&after);
+	int64_t growth = after.live - before.live;
+	printf("bounded: %zu callbacks x %d rounds: %" PRId64
+	       " more objects alive\n",
+	       n, rounds, growth);
+	/* The spare stack's cap (32,768 objects) plus the workers' lists. */
+	CHECKF(growth < 40000, "bounded: %" PRId64 " more objects alive "
+	       "after %d rounds of %zu", growth, rounds, n);
+#else
+	printf("bounded: %zu callbacks x %d rounds (growth not counted in "
+	       "this build)\n",
+	       n, WARM_ROUNDS + rounds);
+#endif
+	harness_watchdog_disarm();
+	round_free(&r);
+}
+
 int main(void)
 {
 	harness_init("stress_object_flow");
@@ -170,6 +277,7 @@ int main(void)
 
 	counted("inward", n, inward_round);
 	counted("outward", n, outward_round);
+	bounded(n);
 
 	struct producer ps[THREADS];
 	size_t rounds = harness_size(40, 10, 2);
