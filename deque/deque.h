@@ -9,7 +9,8 @@
  *
  *   push (owner)   if full by top_seen: top_seen = top (acquire);
  *                  slot[b] = x; publish; bottom = b + 1
- *   take (owner)   bottom = b - 1; (D1) ; t = top; if t == b: CAS top
+ *   take (owner)   if top >= bottom: empty; bottom = b - 1; (D1) ;
+ *                  t = top; if t == b: CAS top
  *   steal (thief)  t = top; (D2) ; b = bottom; x = slot[t]; CAS top
  *
  * (P) Publication. push writes the slot, then publishes it with a release
@@ -156,7 +157,14 @@ static inline int weft__deque_push(struct weft__deque *d, void *item)
 static inline void *weft__deque_take(struct weft__deque *d)
 {
 	/* relaxed: only the owner writes bottom. */
-	int64_t b = atomic_load_explicit(&d->bottom, memory_order_relaxed) - 1;
+	int64_t b = atomic_load_explicit(&d->bottom, memory_order_relaxed);
+	/* relaxed: top only grows and only this thread adds items, so a top
+	 * at or past bottom means empty now too; the seq_cst store below (a
+	 * full barrier on x86-64) is then skipped. A searching worker tries
+	 * its own empty deque at every round. */
+	if (atomic_load_explicit(&d->top, memory_order_relaxed) >= b)
+		return NULL;
+	b--;
 	/* relaxed: only the owner writes buf. */
 	struct weft__deque_buf *a =
 		atomic_load_explicit(&d->buf, memory_order_relaxed);
