@@ -141,6 +141,10 @@ cat "$work/rss" >>"$log" 2>/dev/null
 # first half's (each program's peak RSS from its second iteration on; the
 # long-lived process's RSS after the warm-up). Growing: more than 10% and
 # more than 1 MB (a few-MB process's allocator warm-up is not a trend).
+# A program needs at least four samples: each is a fresh process with its
+# own seed, and one whose peak depends on timing (deque_stress's buffer
+# doubles once more in some runs: 28 or 44 MB) would otherwise pass for a
+# trend on two.
 flat=$(awk -v warm=$((duration / 10)) '
 	function median(a, lo, hi,   i, j, t, n, b) {
 		n = 0;
@@ -149,8 +153,8 @@ flat=$(awk -v warm=$((duration / 10)) '
 			if (b[j] < b[i]) { t = b[i]; b[i] = b[j]; b[j] = t; }
 		return b[int((n + 1) / 2)];
 	}
-	function verdict(name, n, a,   i, lo, hi, m1, m2, g, grow) {
-		if (n < 2) { printf "rss %s: %d sample(s), no trend\n", name, n; return 0; }
+	function verdict(name, n, a, least,   i, lo, hi, m1, m2, g, grow) {
+		if (n < least) { printf "rss %s: %d sample(s), no trend\n", name, n; return 0; }
 		lo = hi = a[1];
 		for (i = 2; i <= n; i++) { if (a[i] < lo) lo = a[i]; if (a[i] > hi) hi = a[i]; }
 		m1 = median(a, 1, int(n / 2)); m2 = median(a, int(n / 2) + 1, n);
@@ -170,9 +174,9 @@ flat=$(awk -v warm=$((duration / 10)) '
 	}
 	END {
 		bad = 0;
-		for (p in n) { delete a; for (i = 1; i <= n[p]; i++) a[i] = v[p, i]; bad += verdict(p, n[p], a); }
+		for (p in n) { delete a; for (i = 1; i <= n[p]; i++) a[i] = v[p, i]; bad += verdict(p, n[p], a, 4); }
 		delete a; for (i = 1; i <= rn; i++) a[i] = r[i];
-		bad += verdict("long-lived process, after warm-up", rn, a);
+		bad += verdict("long-lived process, after warm-up", rn, a, 2);
 		print bad ? "GROWING" : "flat";
 	}' "$log")
 echo "$flat" | sed '$d' | tee -a "$log"
