@@ -1,9 +1,11 @@
 /*
- * Prints the machine's real parallelism (parallelism.h): the first line of
- * every benchmark report.
+ * Prints the machine's real parallelism (parallelism.h) and what moving
+ * memory between two CPUs costs (crosscpu.h): the first lines of every
+ * benchmark report.
  */
 #include <stdio.h>
 
+#include "crosscpu.h"
 #include "parallelism.h"
 
 int main(void)
@@ -16,5 +18,13 @@ int main(void)
 		return 1;
 	}
 	bench_parallelism_print(&par);
+	struct bench_crosscpu cross;
+	err = bench_crosscpu_measure(&cross);
+	if (err) {
+		fprintf(stderr, "bench_parallelism: cross-CPU probe: error %d\n",
+			err);
+		return 1;
+	}
+	bench_crosscpu_print(&cross);
 	return 0;
 }

@@ -30,13 +30,17 @@ if [ -z "$bench" ]; then
 		meson setup "$root/build-bench" "$root" --buildtype=release \
 			-Dbenchmarks=true >/dev/null
 	fi
-	ninja -C "$root/build-bench" bench/seeds/bench_seeds >/dev/null
+	ninja -C "$root/build-bench" bench/seeds/bench_seeds bench/bench_parallelism \
+		>/dev/null
 	bench=$root/build-bench/bench/seeds/bench_seeds
 fi
 
-# The parallelism probe: one CPU-bound loop alone, then one per CPU (at
-# least two) at once; parallelism is how many loops' worth of speed the
-# machine gave.
+# The machine's parallelism and cross-CPU cost: bench_parallelism when it
+# was built beside bench_seeds; otherwise a shell probe of the
+# parallelism alone (one CPU-bound loop alone, then one per CPU, at least
+# two, at once; parallelism is how many loops' worth of speed the machine
+# gave).
+probe=$(dirname "$bench")/../bench_parallelism
 busy_loop() {
 	awk 'BEGIN { for (i = 0; i < 20000000; i++) s += i * i; }'
 }
@@ -44,30 +48,34 @@ now_ns() {
 	date +%s%N
 }
 cpus=$(nproc)
-loops=$((cpus < 2 ? 2 : cpus))
-alone=
-for try in 1 2; do # the faster of two: the first may start cold
+if [ -x "$probe" ]; then
+	"$probe"
+else
+	loops=$((cpus < 2 ? 2 : cpus))
+	alone=
+	for try in 1 2; do # the faster of two: the first may start cold
+		start=$(now_ns)
+		busy_loop
+		t=$(($(now_ns) - start))
+		if [ -z "$alone" ] || [ "$t" -lt "$alone" ]; then
+			alone=$t
+		fi
+	done
 	start=$(now_ns)
-	busy_loop
-	t=$(($(now_ns) - start))
-	if [ -z "$alone" ] || [ "$t" -lt "$alone" ]; then
-		alone=$t
-	fi
-done
-start=$(now_ns)
-pids=()
-for ((i = 0; i < loops; i++)); do
-	busy_loop &
-	pids+=($!)
-done
-wait "${pids[@]}"
-together=$(($(now_ns) - start))
-awk -v a="$alone" -v t="$together" -v k="$loops" -v c="$cpus" 'BEGIN {
-	ratio = a / t
-	p = k * ratio
-	if (p > k) p = k
-	printf "parallelism: %.2f of %d CPUs (%d busy loops ran at %.2fx the speed of one)\n", p, c, k, ratio
-}'
+	pids=()
+	for ((i = 0; i < loops; i++)); do
+		busy_loop &
+		pids+=($!)
+	done
+	wait "${pids[@]}"
+	together=$(($(now_ns) - start))
+	awk -v a="$alone" -v t="$together" -v k="$loops" -v c="$cpus" 'BEGIN {
+		ratio = a / t
+		p = k * ratio
+		if (p > k) p = k
+		printf "parallelism: %.2f of %d CPUs (%d busy loops ran at %.2fx the speed of one)\n", p, c, k, ratio
+	}'
+fi
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 out=$(mktemp -d)
