@@ -115,11 +115,6 @@ struct weft_pool {
 	 * the thread that takes the stack resets it (relaxed exchange). A
 	 * push racing that take may go uncounted until the next take. */
 	_Atomic uint32_t spare_batches;
-	/* Set by a worker whose free list ran empty (relaxed store); read and
-	 * cleared by outside threads that then push objects to spare
-	 * (relaxed load and exchange). A hint: the batches carry their own
-	 * ordering. */
-	_Atomic bool workers_short;
 	pthread_mutex_t join_lock;
 	bool joined;                    /* under join_lock */
 };

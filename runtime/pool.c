@@ -170,7 +170,6 @@ int weft_pool_create(weft_pool **out, const weft_config *cfg)
 	atomic_init(&p->epoch, 0);
 	atomic_init(&p->spare, NULL);
 	atomic_init(&p->spare_batches, 0);
-	atomic_init(&p->workers_short, false);
 	pthread_mutex_init(&p->join_lock, NULL);
 
 	for (unsigned i = 0; i < p->nworkers; i++) {

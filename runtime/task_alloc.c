@@ -15,11 +15,13 @@
  *    pool they submit to. So when an outside thread submits and the
  *    workers free, objects flow back to it;
  *  - the other way round (tasks submit, an outside thread releases their
- *    futures last), a worker whose list runs empty says so in its pool's
- *    workers_short flag, and the next outside thread that allocates from
- *    that pool pushes its whole batches beyond the first
- *    THREAD_CACHE_KEEP objects. Only a call that names the pool may touch
- *    it: a future may outlive its pool, so a release never does.
+ *    futures last), an outside thread that allocates from a pool pushes
+ *    there the whole batches its frees formed since its last allocation,
+ *    beyond the first THREAD_CACHE_KEEP objects it holds; a worker whose
+ *    list runs empty takes them. Only a call that names the pool may
+ *    touch it: a future may outlive its pool, so a release never does.
+ *    (A thread that submits bursts itself takes its batches back when its
+ *    cache runs empty: one exchange.)
  * Objects allocated without a pool (callback nodes, joins) come from an
  * outside thread's cache or malloc and may end in a worker's list, so
  * more may reach a spare stack than its pool's threads take: a batch
@@ -64,6 +66,8 @@ struct thread_cache {
 	unsigned part_n;
 	struct weft_future *full;      /* whole batches, linked by result */
 	unsigned full_n;
+	unsigned freed_n; /* of which formed by frees, on top, since the
+			   * last hand-back */
 	bool registered; /* thread_cache_exit will run at thread exit */
 };
 
@@ -98,7 +102,7 @@ static void thread_cache_exit(void *unused)
 	free_chain(tls_cache.part);
 	free_batches(tls_cache.full);
 	tls_cache.part = tls_cache.full = NULL;
-	tls_cache.part_n = tls_cache.full_n = 0;
+	tls_cache.part_n = tls_cache.full_n = tls_cache.freed_n = 0;
 }
 
 static void cache_key_create(void)
@@ -200,37 +204,27 @@ static void give_batch(struct weft__worker *w)
 	push_batch(w->pool, first, last);
 }
 
-/* An outside thread allocating from p pushes its whole batches beyond
- * the first THREAD_CACHE_KEEP objects to p's spare stack, if one of p's
- * workers has run out. */
+/* An outside thread allocating from p pushes there the whole batches its
+ * frees formed since its last hand-back, beyond THREAD_CACHE_KEEP
+ * objects. */
 static void hand_back(weft_pool *p)
 {
-	/* relaxed (both): a hint; the exchange makes one thread answer it.
-	 * The batches are published by push_batch. */
-	if (!atomic_load_explicit(&p->workers_short, memory_order_relaxed) ||
-	    !atomic_exchange_explicit(&p->workers_short, false,
-				      memory_order_relaxed))
-		return;
-	while (tls_cache.full_n > THREAD_CACHE_KEEP / BATCH) {
+	while (tls_cache.freed_n &&
+	       tls_cache.full_n > THREAD_CACHE_KEEP / BATCH) {
 		struct weft_future *batch = tls_cache.full;
 		tls_cache.full = batch->result;
 		tls_cache.full_n--;
+		tls_cache.freed_n--;
 		push_batch(p, batch, batch->arg);
 	}
+	tls_cache.freed_n = 0;
 }
 
-/* A worker whose list ran empty asks for objects, and takes its pool's
- * spare ones or allocates. It asks even when the spare stack has some:
- * a worker that runs dry once will likely again, and the objects it
- * needs may be sitting in an outside thread's cache. */
+/* A worker whose list ran empty takes its pool's spare objects, or
+ * allocates. */
 static struct weft_future *refill_worker(struct weft__worker *w)
 {
-	weft_pool *p = w->pool;
-	/* relaxed: a hint (see hand_back); written only when it changes. */
-	if (!atomic_load_explicit(&p->workers_short, memory_order_relaxed))
-		atomic_store_explicit(&p->workers_short, true,
-				      memory_order_relaxed);
-	w->free_count += splice_batches(take_spare(p), &w->free_list);
+	w->free_count += splice_batches(take_spare(w->pool), &w->free_list);
 	struct weft_future *t = w->free_list;
 	if (!t)
 		return alloc_block();
@@ -252,6 +246,8 @@ struct weft_future *weft__task_alloc(weft_pool *p)
 		}
 		return refill_worker(w);
 	}
+	if (p && tls_cache.freed_n)
+		hand_back(p);
 	if (!tls_cache.part) {
 		if (!tls_cache.full && p)
 			refill_from_spare(p);
@@ -260,11 +256,11 @@ struct weft_future *weft__task_alloc(weft_pool *p)
 			return alloc_block();
 		tls_cache.full = batch->result;
 		tls_cache.full_n--;
+		if (tls_cache.freed_n)
+			tls_cache.freed_n--; /* the top batch came from frees */
 		tls_cache.part = batch;
 		tls_cache.part_last = batch->arg;
 		tls_cache.part_n = BATCH;
-	} else if (p && tls_cache.full_n > THREAD_CACHE_KEEP / BATCH) {
-		hand_back(p);
 	}
 	t = tls_cache.part;
 	tls_cache.part = t->link.next;
@@ -306,6 +302,7 @@ void weft__task_free(struct weft_future *t)
 	t->result = tls_cache.full;
 	tls_cache.full = t;
 	tls_cache.full_n++;
+	tls_cache.freed_n++;
 	tls_cache.part = NULL;
 	tls_cache.part_n = 0;
 }
