@@ -256,9 +256,6 @@ int weft_wait(weft_future *const *fs, size_t n, enum weft_return_when when,
 	if (timeout_ns == 0)
 		return -ETIMEDOUT;
 	int64_t deadline = weft__deadline(timeout_ns);
-	enum join_mode mode = when == WEFT_FIRST_COMPLETED ? JOIN_ANY :
-			      when == WEFT_FIRST_FAILED    ? JOIN_FIRST_FAILED :
-							     JOIN_ALL;
 	if (when == WEFT_ALL_COMPLETED) {
 		/* Every future must complete: wait for each in turn, with no
 		 * join to build and nothing to allocate. */
@@ -270,7 +267,10 @@ int weft_wait(weft_future *const *fs, size_t n, enum weft_return_when when,
 		return 0;
 	}
 	weft_future *o;
-	int err = join_create(fs, n, mode, &o);
+	int err = join_create(fs, n,
+			      when == WEFT_FIRST_COMPLETED ? JOIN_ANY :
+							     JOIN_FIRST_FAILED,
+			      &o);
 	if (err)
 		return err;
 	err = weft__future_wait_final(o, deadline);
