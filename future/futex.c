@@ -64,22 +64,32 @@ int64_t weft__now_ns(void)
 void weft__spin_start(struct weft__spin *s, int64_t until, int64_t first_ns,
 		      int64_t every_ns)
 {
+	s->now = weft__now_ns();
 	s->until = until;
-	s->next_yield = weft__now_ns() + first_ns;
+	s->next_yield = s->now + first_ns;
 	s->every = every_ns;
+}
+
+bool weft__spin_yield_due(struct weft__spin *s)
+{
+	for (int i = 0; i < 16; i++)
+		weft__cpu_relax();
+	s->now = weft__now_ns();
+	return s->now >= s->next_yield;
+}
+
+void weft__spin_yield(struct weft__spin *s)
+{
+	sched_yield();
+	s->now = weft__now_ns();
+	s->next_yield = s->now + s->every;
 }
 
 bool weft__spin_again(struct weft__spin *s)
 {
-	for (int i = 0; i < 16; i++)
-		weft__cpu_relax();
-	int64_t now = weft__now_ns();
-	if (now >= s->next_yield) {
-		sched_yield();
-		now = weft__now_ns();
-		s->next_yield = now + s->every;
-	}
-	return now < s->until;
+	if (weft__spin_yield_due(s))
+		weft__spin_yield(s);
+	return weft__spin_before_deadline(s);
 }
 
 int64_t weft__deadline(int64_t timeout_ns)

@@ -51,6 +51,7 @@ int64_t weft__deadline(int64_t timeout_ns);
 
 struct weft__spin {
 	int64_t until, next_yield, every;
+	int64_t now; /* the clock at the last round */
 };
 
 /* Starts a spin that lasts until the absolute CLOCK_MONOTONIC deadline
@@ -62,6 +63,19 @@ void weft__spin_start(struct weft__spin *s, int64_t until, int64_t first_ns,
 /* One round of the spin: a few pause hints, and a yield when one is due.
  * False once the deadline has passed. */
 bool weft__spin_again(struct weft__spin *s);
+
+/* weft__spin_again in parts, for a caller that acts around its yields:
+ * spin_yield_due is the round's pause hints and says whether a yield is
+ * due; spin_yield gives the CPU away and starts the next interval;
+ * spin_before_deadline says whether the deadline is still ahead (as of
+ * the round's clock). */
+bool weft__spin_yield_due(struct weft__spin *s);
+void weft__spin_yield(struct weft__spin *s);
+
+static inline bool weft__spin_before_deadline(const struct weft__spin *s)
+{
+	return s->now < s->until;
+}
 
 /* One spin-wait hint to the CPU. */
 static inline void weft__cpu_relax(void)

@@ -27,7 +27,10 @@
  *   wait fail or wakes it) or the sleeper's re-check sees the task: no lost
  *   wake-up. A searcher that finds work and was the last searcher wakes
  *   one more sleeper, so a burst ramps up one worker at a time with no
- *   thundering herd.
+ *   thundering herd. A searcher that yields its CPU while sleepers exist
+ *   stops counting as one until the yield returns, leaving as a finder
+ *   does: otherwise submitters would count on a searcher that another
+ *   thread may keep off its CPU for a whole time slice.
  */
 #ifndef WEFT_RUNTIME_INTERNAL_H
 #define WEFT_RUNTIME_INTERNAL_H
