@@ -242,6 +242,61 @@ static bool wait_would_deadlock(weft_future *const *fs, size_t n,
 	return when == WEFT_ALL_COMPLETED ? own : own && !other;
 }
 
+/* The future to sleep on while fs[first..last] remain (both were pending
+ * when looked at): the first pending one from the middle of that range
+ * on, or last. A waiter that
+ * slept on the first pending future would be woken for nearly every
+ * completion when the futures complete in order (a thief taking them
+ * one by one from the top of a deque); from the middle, each wake-up at
+ * least halves the range, and when two workers work towards each other
+ * from both ends, the middle is about the last to complete. */
+static size_t sleep_target(weft_future *const *fs, size_t first, size_t last)
+{
+	size_t j = first + (last - first) / 2;
+	/* Bounded by last: any future may complete meanwhile. */
+	while (j < last && weft_future_done(fs[j]))
+		j++;
+	return j;
+}
+
+/* ALL_COMPLETED: every future must complete, so there is no join to build
+ * and nothing to allocate. A thread that is not a worker first spins on
+ * the futures in order, one spin for the whole call: a spin per future
+ * kept it spinning as long as the futures kept completing (700 us for
+ * 10,000 follow-ups), and on two CPUs that held the CPU of a worker whose
+ * deque held most of them, so the other worker had to steal them one by
+ * one. Then it sleeps on futures chosen by sleep_target. A worker helps,
+ * in order. */
+static int wait_all(weft_future *const *fs, size_t n, int64_t deadline)
+{
+	bool worker = weft__on_worker();
+	size_t first = 0, last = n - 1;
+	if (!worker) {
+		struct weft__spin spin;
+		weft__external_spin_start(&spin, deadline);
+		do {
+			while (first < n && weft_future_done(fs[first]))
+				first++;
+			if (first == n)
+				return 0;
+		} while (weft__spin_again(&spin));
+	}
+	for (;;) {
+		while (first < n && weft_future_done(fs[first]))
+			first++;
+		if (first == n)
+			return 0;
+		/* Bounded by first: it may have completed meanwhile. */
+		while (last > first && weft_future_done(fs[last]))
+			last--;
+		int err = weft__future_block_final(
+			fs[worker ? first : sleep_target(fs, first, last)],
+			deadline);
+		if (err)
+			return err;
+	}
+}
+
 int weft_wait(weft_future *const *fs, size_t n, enum weft_return_when when,
 	      int64_t timeout_ns)
 {
@@ -256,16 +311,8 @@ int weft_wait(weft_future *const *fs, size_t n, enum weft_return_when when,
 	if (timeout_ns == 0)
 		return -ETIMEDOUT;
 	int64_t deadline = weft__deadline(timeout_ns);
-	if (when == WEFT_ALL_COMPLETED) {
-		/* Every future must complete: wait for each in turn, with no
-		 * join to build and nothing to allocate. */
-		for (size_t i = 0; i < n; i++) {
-			int err = weft__future_wait_final(fs[i], deadline);
-			if (err)
-				return err;
-		}
-		return 0;
-	}
+	if (when == WEFT_ALL_COMPLETED)
+		return wait_all(fs, n, deadline);
 	weft_future *o;
 	int err = join_create(fs, n,
 			      when == WEFT_FIRST_COMPLETED ? JOIN_ANY :

@@ -213,18 +213,28 @@ void weft__future_retire(struct weft_future *f)
 	weft__unref(f);
 }
 
+void weft__external_spin_start(struct weft__spin *spin, int64_t deadline_ns)
+{
+	int64_t spin_until = weft__now_ns() + WEFT__EXTERNAL_SPIN_NS;
+	if (deadline_ns >= 0 && deadline_ns < spin_until)
+		spin_until = deadline_ns;
+	weft__spin_start(spin, spin_until, WEFT__SPIN_YIELD_NS,
+			 WEFT__SPIN_YIELD_NS);
+}
+
 int weft__future_wait_final(struct weft_future *f, int64_t deadline_ns)
 {
 	if (!weft__on_worker()) {
-		int64_t spin_until = weft__now_ns() + WEFT__EXTERNAL_SPIN_NS;
-		if (deadline_ns >= 0 && deadline_ns < spin_until)
-			spin_until = deadline_ns;
 		struct weft__spin spin;
-		weft__spin_start(&spin, spin_until, WEFT__SPIN_YIELD_NS,
-				 WEFT__SPIN_YIELD_NS);
+		weft__external_spin_start(&spin, deadline_ns);
 		while (!weft_future_done(f) && weft__spin_again(&spin))
 			;
 	}
+	return weft__future_block_final(f, deadline_ns);
+}
+
+int weft__future_block_final(struct weft_future *f, int64_t deadline_ns)
+{
 	for (;;) {
 		/* (C2) acquire: pairs with (C1). */
 		uint32_t s = atomic_load_explicit(&f->state,

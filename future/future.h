@@ -178,6 +178,16 @@ void weft__future_retire(struct weft_future *f);
  * waits; elsewhere it spins briefly, then sleeps on f's futex word. */
 int weft__future_wait_final(struct weft_future *f, int64_t deadline_ns);
 
+/* weft__future_wait_final without the spin: on a worker it runs other
+ * tasks while it waits; elsewhere it sleeps on f's futex word at once. */
+int weft__future_block_final(struct weft_future *f, int64_t deadline_ns);
+
+/* Starts the spin of a thread that is not a worker, before it sleeps on a
+ * future: WEFT__EXTERNAL_SPIN_NS from now, or until deadline_ns (ns,
+ * < 0: none) if that comes first. */
+struct weft__spin;
+void weft__external_spin_start(struct weft__spin *spin, int64_t deadline_ns);
+
 /* Completes a future that is not a task (a combinator's) as final with
  * result, unless it was cancelled first. One resolver per future. */
 void weft__future_resolve(struct weft_future *f, unsigned final,
