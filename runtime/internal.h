@@ -76,6 +76,12 @@ struct weft__worker {
 	unsigned local_run;             /* tasks since the last inject check */
 	bool woken;                     /* parked and woken since its last search */
 	uint64_t rng;                   /* victim selection */
+	/* Tiny steals (worker.c, run_stolen): the victim of the task in hand
+	 * if it was stolen from a deque; the victim of the last tiny ones and
+	 * how many in a row; a victim left alone until avoid_until. */
+	struct weft__worker *stolen_from, *tiny_victim, *avoid;
+	unsigned tiny_run;
+	int64_t avoid_until;
 	struct weft_future *free_list;  /* cached task objects */
 	unsigned free_count;
 	pthread_t thread;

@@ -103,12 +103,18 @@ static struct weft_future *pop_injected(struct weft__worker *w,
 static struct weft_future *steal_from(struct weft__worker *w,
 				      struct weft__worker *v)
 {
+	if (v == w->avoid) {
+		if (weft__now_ns() < w->avoid_until)
+			return pop_injected(w, v);
+		w->avoid = NULL;
+	}
 	for (int i = 0; i < STEAL_RETRIES; i++) {
 		void *x;
 		weft__count(&w->stats.steal_attempts);
 		enum weft__steal_result r = weft__deque_steal(&v->deque, &x);
 		if (r == WEFT__STEAL_OK) {
 			weft__count(&w->stats.stolen);
+			w->stolen_from = v;
 			return x;
 		}
 		if (r == WEFT__STEAL_EMPTY)
@@ -190,6 +196,42 @@ void weft__run(struct weft__worker *w, struct weft_future *t)
 		weft__count(&w->stats.cancelled);
 	weft__future_finish(t, final, result);
 	weft__future_retire(t);
+}
+
+/* Runs a task stolen from another worker's deque, and leaves that worker
+ * alone for a while after TINY_RUN tiny tasks in a row from it. A worker
+ * that pushes many tiny tasks (a callback that submits a follow-up per
+ * result) had a thief take each one as soon as it was pushed: every push
+ * and every steal then moved the deque's lines and the task between the
+ * CPUs, and both ran several times slower than the owner alone (10,000
+ * follow-ups: 0.13 ms pushed alone, 0.35-0.95 ms against the thief). Left
+ * alone, the owner pushes and then runs them from its own deque; the
+ * thief still comes back every AVOID_NS, so tiny tasks behind an owner
+ * that blocks keep running. The time includes the helping a task does
+ * while it waits, so a stolen task that spawns and waits is not tiny. */
+#define TINY_NS 1000
+#define TINY_RUN 4
+#define AVOID_NS 20000
+
+static void run_stolen(struct weft__worker *w, struct weft_future *t)
+{
+	struct weft__worker *v = w->stolen_from;
+	int64_t start = weft__now_ns();
+	weft__run(w, t);
+	int64_t end = weft__now_ns();
+	if (end - start >= TINY_NS) {
+		w->tiny_run = 0;
+		return;
+	}
+	if (v != w->tiny_victim) {
+		w->tiny_victim = v;
+		w->tiny_run = 0;
+	}
+	if (++w->tiny_run >= TINY_RUN) {
+		w->tiny_run = 0;
+		w->avoid = v;
+		w->avoid_until = end + AVOID_NS;
+	}
 }
 
 /*
@@ -386,12 +428,18 @@ void *weft__worker_main(void *arg)
 		p->on_worker_start(w->index, p->hook_ctx);
 	for (;;) {
 		urcu_qsbr_quiescent_state();
+		w->stolen_from = NULL;
 		struct weft_future *t = find_work(w);
 		if (!t)
 			t = idle_loop(w);
 		if (!t)
 			break;
-		weft__run(w, t);
+		if (w->stolen_from) {
+			run_stolen(w, t);
+		} else {
+			w->tiny_run = 0;
+			weft__run(w, t);
+		}
 	}
 	if (p->on_worker_stop)
 		p->on_worker_stop(w->index, p->hook_ctx);
@@ -415,6 +463,9 @@ bool weft__help_once(void)
 	struct weft__worker *w = tls_self;
 	if (!w)
 		return false;
+	/* A worker that waits for a result steals from anyone: the tiny
+	 * tasks it would leave alone may be what it waits for. */
+	w->avoid = NULL;
 	struct weft_future *t = find_work(w);
 	if (!t)
 		return false;

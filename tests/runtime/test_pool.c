@@ -133,6 +133,56 @@ Test(pool, workers_of_null)
 }
 
 /*
+ * Stealing.
+ */
+
+struct pusher {
+	weft_pool *pool;
+	_Atomic int ran;
+	int tiny;
+};
+
+static void *tiny_task(void *arg)
+{
+	struct pusher *s = arg;
+	atomic_fetch_add(&s->ran, 1);
+	return NULL;
+}
+
+/* Pushes tiny tasks onto its worker's deque, then blocks outside weft
+ * (no helping) until they have all run: only the other worker can run
+ * them, by stealing them. */
+static void *push_then_block(void *arg)
+{
+	struct pusher *s = arg;
+	for (int i = 0; i < s->tiny; i++)
+		if (weft_submit(s->pool, tiny_task, s, NULL))
+			return weft_fail(ENOMEM);
+	while (atomic_load(&s->ran) < s->tiny)
+		sched_yield();
+	return NULL;
+}
+
+/* A thief that takes many tiny tasks in a row from one worker leaves it
+ * alone for a while (worker.c, run_stolen): it must still come back, or
+ * tasks behind a worker that blocks outside weft would never run. */
+Test(pool, tiny_tasks_behind_a_blocked_worker_run, .timeout = UNIT_TIMEOUT)
+{
+	weft_pool *p = unit_pool(2);
+	struct pusher s = {.pool = p, .tiny = 5000};
+	weft_future *f;
+	cr_assert_eq(weft_submit(p, push_then_block, &s, &f), 0);
+	cr_assert_eq(weft_future_get(f, NULL), 0);
+	cr_expect_eq(atomic_load(&s.ran), s.tiny);
+	weft_stats st;
+	cr_assert_eq(weft_pool_stats(p, &st), 0);
+	cr_expect_geq(st.stolen, (uint64_t)s.tiny, "stolen %llu",
+		      (unsigned long long)st.stolen);
+	weft_future_release(f);
+	cr_assert_eq(weft_pool_destroy(p), 0);
+}
+
+/*
  * Worker threads: names, hooks, identity.
  */
 
