@@ -254,9 +254,10 @@ static void bounded(size_t n)
 	printf("bounded: %zu callbacks x %d rounds: %" PRId64
 	       " more objects alive\n",
 	       n, rounds, growth);
-	/* At most the spare stack's cap and an outside cache (32,768 objects
-	 * each); without the cap it grew by about 3,000 a round. */
-	CHECKF(growth < 2 * 32768, "bounded: %" PRId64 " more objects alive "
+	/* At most the spare stack's cap (65,536 objects) and an outside
+	 * cache (32,768); without the cap it grew by about 3,000 a round
+	 * (123,390 over the 48 rounds). */
+	CHECKF(growth < 3 * 32768, "bounded: %" PRId64 " more objects alive "
 	       "after %d rounds of %zu", growth, rounds, n);
 #else
 	printf("bounded: %zu callbacks x %d rounds (growth not counted in "
