@@ -242,17 +242,24 @@ static bool wait_would_deadlock(weft_future *const *fs, size_t n,
 	return when == WEFT_ALL_COMPLETED ? own : own && !other;
 }
 
-/* The future to sleep on while fs[first..last] remain (both were pending
- * when looked at): the first pending one from the middle of that range
- * on, or last. A waiter that
- * slept on the first pending future would be woken for nearly every
- * completion when the futures complete in order (a thief taking them
- * one by one from the top of a deque); from the middle, each wake-up at
- * least halves the range, and when two workers work towards each other
- * from both ends, the middle is about the last to complete. */
-static size_t sleep_target(weft_future *const *fs, size_t first, size_t last)
+/* The future to sleep on while fs[first..last] of fs[0..n) remain (both
+ * were pending when looked at): where the completions from the front
+ * (first futures done so far) and from the back (n - 1 - last) should
+ * meet, going by how far each has come; the middle when neither has
+ * moved. Sleeping on the first pending future woke the waiter for nearly
+ * every completion when they come in order (a thief taking them one by
+ * one from the top of a deque); on the middle, about log2(n) times when
+ * they come from one end (a worker running its own deque from the
+ * bottom); where the fronts meet, about once. */
+static size_t sleep_target(weft_future *const *fs, size_t n, size_t first,
+			   size_t last)
 {
-	size_t j = first + (last - first) / 2;
+	size_t front = first, back = n - 1 - last, j;
+	if (front + back == 0)
+		j = first + (last - first) / 2;
+	else
+		j = first + (size_t)((double)(last - first) * (double)front /
+				     (double)(front + back));
 	/* Bounded by last: any future may complete meanwhile. */
 	while (j < last && weft_future_done(fs[j]))
 		j++;
@@ -290,7 +297,7 @@ static int wait_all(weft_future *const *fs, size_t n, int64_t deadline)
 		while (last > first && weft_future_done(fs[last]))
 			last--;
 		int err = weft__future_block_final(
-			fs[worker ? first : sleep_target(fs, first, last)],
+			fs[worker ? first : sleep_target(fs, n, first, last)],
 			deadline);
 		if (err)
 			return err;

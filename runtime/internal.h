@@ -77,11 +77,14 @@ struct weft__worker {
 	bool woken;                     /* parked and woken since its last search */
 	uint64_t rng;                   /* victim selection */
 	/* Tiny steals (worker.c, run_stolen): the victim of the task in hand
-	 * if it was stolen from a deque; the victim of the last tiny ones and
-	 * how many in a row; a victim left alone until avoid_until. */
+	 * if it was stolen from a deque; the victim of the last tiny ones, how
+	 * many in a row and its executed count at the first; a victim left
+	 * alone until avoid_until, and whether to sleep meanwhile. */
 	struct weft__worker *stolen_from, *tiny_victim, *avoid;
 	unsigned tiny_run;
+	uint64_t tiny_victim_executed;
 	int64_t avoid_until;
+	bool avoid_nap;
 	struct weft_future *free_list;  /* cached task objects */
 	unsigned free_count;
 	pthread_t thread;
