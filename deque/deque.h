@@ -233,6 +233,16 @@ weft__deque_steal(struct weft__deque *d, void **out)
 	return WEFT__STEAL_OK;
 }
 
+/* Any thread: a snapshot of bottom, the index past the newest item. Only
+ * the owner's push and take move it, so an unchanged value over a while
+ * says the owner neither pushed nor took (or as often did both). */
+static inline int64_t weft__deque_bottom(struct weft__deque *d)
+{
+	/* relaxed: a snapshot, compared with an earlier one; it orders
+	 * nothing. */
+	return atomic_load_explicit(&d->bottom, memory_order_relaxed);
+}
+
 /* Any thread: a snapshot of the number of items, never negative. Exact
  * only when nobody pushes, takes or steals concurrently. */
 static inline int64_t weft__deque_size(struct weft__deque *d)

@@ -57,7 +57,10 @@ typedef struct weft_config {
 	bool pin;          /* pin worker i to CPU i mod ncpu */
 	/* Called on each worker thread as it starts / before it exits, with
 	 * its index and hook_ctx. May be NULL. They may not submit to or
-	 * wait on this pool. */
+	 * wait on this pool. Workers run with a timer slack of 1 us
+	 * (PR_SET_TIMERSLACK: their pauses last microseconds), which tasks
+	 * and the threads they create inherit; on_worker_start runs after
+	 * it is set and may change it. */
 	void (*on_worker_start)(unsigned index, void *ctx);
 	void (*on_worker_stop)(unsigned index, void *ctx);
 	void *hook_ctx;

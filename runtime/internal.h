@@ -27,10 +27,10 @@
  *   wait fail or wakes it) or the sleeper's re-check sees the task: no lost
  *   wake-up. A searcher that finds work and was the last searcher wakes
  *   one more sleeper, so a burst ramps up one worker at a time with no
- *   thundering herd. A searcher that yields its CPU while sleepers exist
- *   stops counting as one until the yield returns, leaving as a finder
- *   does: otherwise submitters would count on a searcher that another
- *   thread may keep off its CPU for a whole time slice.
+ *   thundering herd. A searcher that yields its CPU while sleepers exist,
+ *   or sleeps out a pause after tiny steals (worker.c, run_stolen), stops
+ *   counting as one until it returns, leaving as a finder does:
+ *   otherwise submitters would count on a searcher that is off its CPU.
  */
 #ifndef WEFT_RUNTIME_INTERNAL_H
 #define WEFT_RUNTIME_INTERNAL_H
@@ -77,12 +77,16 @@ struct weft__worker {
 	bool woken;                     /* parked and woken since its last search */
 	uint64_t rng;                   /* victim selection */
 	/* Tiny steals (worker.c, run_stolen): the victim of the task in hand
-	 * if it was stolen from a deque; the victim of the last tiny ones, how
-	 * many in a row and its executed count at the first; a victim left
-	 * alone until avoid_until, and whether to sleep meanwhile. */
-	struct weft__worker *stolen_from, *tiny_victim, *avoid;
+	 * if it was stolen from a deque; the victim of the last tiny ones,
+	 * how many in a row, when the last ended and the victim's executed
+	 * count after the first; the victim, executed count and deque
+	 * bottom at the last pause; a victim left alone until avoid_until,
+	 * and whether to sleep meanwhile. */
+	struct weft__worker *stolen_from, *tiny_victim, *avoid, *paused;
 	unsigned tiny_run;
-	uint64_t tiny_victim_executed;
+	int64_t tiny_last;
+	uint64_t tiny_victim_executed, paused_executed;
+	int64_t paused_bottom;
 	int64_t avoid_until;
 	bool avoid_nap;
 	struct weft_future *free_list;  /* cached task objects */

@@ -210,8 +210,11 @@ void weft__run(struct weft__worker *w, struct weft_future *t)
  * follow-ups: 0.13 ms pushed alone, 0.35-0.95 ms against the thief). Left
  * alone, the owner pushes and then runs them from its own deque; the
  * thief still comes back every AVOID_NS, so tiny tasks behind an owner
- * that blocks keep running. The time includes the helping a task does
- * while it waits, so a stolen task that spawns and waits is not tiny.
+ * that blocks keep running, and once it sees that the owner has neither
+ * run, pushed nor taken a task since its last pause (blocked outside
+ * weft), it takes them without pausing. The time includes the helping a
+ * task does while it waits, so a stolen task that spawns and waits is
+ * not tiny.
  *
  * If the victim finished no task of its own during the run, it is inside
  * one task that keeps pushing, and the thief sleeps through the pause
@@ -233,22 +236,34 @@ static void run_stolen(struct weft__worker *w, struct weft_future *t)
 		w->tiny_run = 0;
 		return;
 	}
-	if (v != w->tiny_victim) {
-		w->tiny_victim = v;
+	/* In a row: from the same victim, each soon after the last. */
+	if (v != w->tiny_victim || start - w->tiny_last > AVOID_NS)
 		w->tiny_run = 0;
-	}
+	w->tiny_victim = v;
+	w->tiny_last = end;
 	/* relaxed: a snapshot of the victim's own counter; it only tells
-	 * whether the victim finished a task during the run. */
+	 * whether the victim finished a task meanwhile. */
 	uint64_t executed = atomic_load_explicit(&v->stats.executed,
 						 memory_order_relaxed);
 	if (w->tiny_run++ == 0)
 		w->tiny_victim_executed = executed;
-	if (w->tiny_run >= TINY_RUN) {
-		w->tiny_run = 0;
-		w->avoid = v;
-		w->avoid_until = end + AVOID_NS;
-		w->avoid_nap = executed == w->tiny_victim_executed;
-	}
+	if (w->tiny_run < TINY_RUN)
+		return;
+	w->tiny_run = 0;
+	/* A victim that has neither run a task nor pushed or taken one since
+	 * the last pause is not racing this thief: it is blocked, and only
+	 * thieves can run what its deque holds, so take them all. */
+	int64_t bottom = weft__deque_bottom(&v->deque);
+	bool blocked = v == w->paused && executed == w->paused_executed &&
+		       bottom == w->paused_bottom;
+	w->paused = v;
+	w->paused_executed = executed;
+	w->paused_bottom = bottom;
+	if (blocked)
+		return;
+	w->avoid = v;
+	w->avoid_until = end + AVOID_NS;
+	w->avoid_nap = executed == w->tiny_victim_executed;
 }
 
 /*
@@ -293,9 +308,9 @@ static bool begin_search(weft_pool *p)
 
 static bool has_sleepers(weft_pool *p)
 {
-	/* relaxed: a snapshot. A worker that becomes a sleeper after this
-	 * load re-checks every queue before it sleeps, so it finds work
-	 * queued meanwhile itself. */
+	/* relaxed: a snapshot. Should a worker become a sleeper after this
+	 * load, the yielding searcher still searches again after its yield,
+	 * and the new sleeper re-checks every queue before it sleeps. */
 	return atomic_load_explicit(&p->idle, memory_order_relaxed) >=
 	       WEFT__IDLE_SLEEPER;
 }
@@ -353,13 +368,15 @@ static struct weft_future *search(struct weft__worker *w, bool *searching)
 			 * meanwhile, as when a search ends. With no sleeper
 			 * there is nobody to wake: the searcher keeps its
 			 * place and spares the pool-wide word two RMWs. */
-			bool step_down = has_sleepers(p);
+			/* A pause that run_stolen asked to sleep through is
+			 * slept out first, and always off the search: a
+			 * worker may park meanwhile. */
+			bool nap = w->avoid && w->avoid_nap &&
+				   spin.now < w->avoid_until;
+			bool step_down = nap || has_sleepers(p);
 			if (step_down)
 				end_search(p);
-			/* First sleep out a pause that run_stolen asked to
-			 * sleep through. */
-			if (w->avoid && w->avoid_nap &&
-			    spin.now < w->avoid_until) {
+			if (nap) {
 				struct timespec ts = {
 					(time_t)(w->avoid_until / 1000000000),
 					(long)(w->avoid_until % 1000000000)};
