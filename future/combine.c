@@ -276,23 +276,18 @@ static size_t sleep_target(weft_future *const *fs, size_t n, size_t first,
  * in order. */
 static int wait_all(weft_future *const *fs, size_t n, int64_t deadline)
 {
-	bool worker = weft__on_worker();
+	bool worker = weft__on_worker(), spinning = !worker;
 	size_t first = 0, last = n - 1;
-	if (!worker) {
-		struct weft__spin spin;
+	struct weft__spin spin;
+	if (spinning)
 		weft__external_spin_start(&spin, deadline);
-		do {
-			while (first < n && weft_future_done(fs[first]))
-				first++;
-			if (first == n)
-				return 0;
-		} while (weft__spin_again(&spin));
-	}
 	for (;;) {
 		while (first < n && weft_future_done(fs[first]))
 			first++;
 		if (first == n)
 			return 0;
+		if (spinning && (spinning = weft__spin_again(&spin)))
+			continue;
 		/* Bounded by first: it may have completed meanwhile. */
 		while (last > first && weft_future_done(fs[last]))
 			last--;

@@ -329,6 +329,16 @@ static void end_search(weft_pool *p)
 		wake(p, 1);
 }
 
+/* Sleeps until the absolute CLOCK_MONOTONIC time ns. */
+static void sleep_until(int64_t ns)
+{
+	struct timespec ts = {(time_t)(ns / 1000000000),
+			      (long)(ns % 1000000000)};
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) ==
+	       EINTR)
+		;
+}
+
 /* Searches for spin_ns. Returns a task (no longer searching), or NULL
  * (*searching says whether it still counts as a searcher). */
 static struct weft_future *search(struct weft__worker *w, bool *searching)
@@ -367,22 +377,17 @@ static struct weft_future *search(struct weft__worker *w, bool *searching)
 			 * end_search wakes a sleeper for work that came in
 			 * meanwhile, as when a search ends. With no sleeper
 			 * there is nobody to wake: the searcher keeps its
-			 * place and spares the pool-wide word two RMWs. */
-			/* A pause that run_stolen asked to sleep through is
-			 * slept out first, and always off the search: a
-			 * worker may park meanwhile. */
+			 * place and spares the pool-wide word two RMWs.
+			 * A pause that run_stolen asked to sleep through is
+			 * slept out before the yield, and always off the
+			 * search: a worker may park meanwhile. */
 			bool nap = w->avoid && w->avoid_nap &&
 				   spin.now < w->avoid_until;
 			bool step_down = nap || has_sleepers(p);
 			if (step_down)
 				end_search(p);
-			if (nap) {
-				struct timespec ts = {
-					(time_t)(w->avoid_until / 1000000000),
-					(long)(w->avoid_until % 1000000000)};
-				clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME,
-						&ts, NULL);
-			}
+			if (nap)
+				sleep_until(w->avoid_until);
 			weft__spin_yield(&spin);
 			if (step_down && !begin_search(p)) {
 				*searching = false;
