@@ -22,6 +22,11 @@
  * run the hook's count of live blocks must be back where it started
  * (LeakSanitizer checks the rest at exit in an ASan build).
  *
+ * The faults must be real: the hook must count the scenario's
+ * allocations, each sweep's first run and the random runs as a whole must
+ * have allocations failed, and a run with a failed allocation must see a
+ * call return -ENOMEM. A hook that injects nothing fails this program.
+ *
  * Each run happens on a fresh thread, so the thread's task-object cache
  * starts empty (runs are repeatable) and is freed when it exits.
  *
@@ -101,11 +106,13 @@ static struct {
 	uint64_t n;
 } enomem_by_call[MAX_CALLS];
 
-/* Any thread. */
+/* A call returned -ENOMEM: counts it for the run and by call. Any
+ * thread (the lock orders the counts before the run's end reads them). */
 static void tally(const char *call)
 {
 	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 	pthread_mutex_lock(&lock);
+	R.enomem++;
 	for (int i = 0; i < MAX_CALLS; i++) {
 		if (!enomem_by_call[i].name)
 			enomem_by_call[i].name = call;
@@ -123,7 +130,6 @@ static bool rc_ok(int rc, int ok, const char *call)
 	if (rc == ok)
 		return true;
 	if (rc == -ENOMEM) {
-		R.enomem++;
 		tally(call);
 		return false;
 	}
@@ -420,7 +426,6 @@ static void scenario(void)
 			error("pool_create", rc);
 			return;
 		}
-		R.enomem++;
 		tally("pool_create");
 		if (!R.random || tries == 10) {
 			T.pool_enomem++;
@@ -685,6 +690,12 @@ static uint64_t one_run(const char *what, uint64_t index, uint64_t seed,
 	       ")",
 	       c1.live - c0.live, what, index, seed);
 	CHECK_EQ(atomic_load(&R.errors), 0);
+	/* Each allocation weft makes serves a call that reports its failure,
+	 * so a fault the hook injected must come back as -ENOMEM. */
+	CHECKF(!c1.failures || R.enomem,
+	       "the hook failed %" PRIu64 " allocations, no call returned "
+	       "-ENOMEM (%s %" PRIu64 ", seed 0x%016" PRIx64 ")",
+	       c1.failures, what, index, seed);
 	T.accepted += R.accepted;
 	T.enomem += R.enomem;
 	T.succeeded += R.succeeded;
@@ -755,6 +766,9 @@ int main(void)
 	/* A run with no failure: how many allocations the scenario makes. */
 	uint64_t base = one_run("the run without failures", 0, harness.seed, 0,
 				false, 0, &failures);
+	CHECKF(base > 0 && failures == 0,
+	       "the hook counted %" PRIu64 " allocations, failed %" PRIu64,
+	       base, failures);
 	printf("  the scenario makes %" PRIu64 " allocations: %" PRIu64
 	       " futures (tasks, continuations, combinators) and %d pipeline "
 	       "items\n",
@@ -763,6 +777,8 @@ int main(void)
 	int64_t t0 = harness_now_ns();
 	T.sweep_k = sweep("a sweep run", false, 1);
 	T.t_sweep = harness_now_ns() - t0;
+	/* The sweep ends at the first run the hook failed nothing in. */
+	CHECKF(T.sweep_k > 1, "the sweep's first run failed no allocation");
 	printf("  sweep: failed the k-th allocation for k = 1..%" PRIu64
 	       " in %.1f s\n",
 	       T.sweep_k - 1, T.t_sweep / 1e9);
@@ -774,6 +790,8 @@ int main(void)
 		t0 = harness_now_ns();
 		T.persistent_k = sweep("a persistent sweep run", true, stride);
 		T.t_persistent = harness_now_ns() - t0;
+		CHECKF(T.persistent_k > 1,
+		       "the persistent sweep's first run failed no allocation");
 		printf("  persistent sweep: failed every allocation from the "
 		       "k-th on, %" PRIu64 " runs (stride %" PRIu64
 		       ") in %.1f s\n",
@@ -784,6 +802,7 @@ int main(void)
 	uint64_t runs = harness_env_u64("WEFT_ALLOC_RUNS",
 					harness_size(10000, 1000, 1), NULL);
 	t0 = harness_now_ns();
+	uint64_t injected_before = T.failures_injected;
 	for (uint64_t i = 0; i < runs; i++) {
 		uint64_t x = harness.seed ^ (i * 0xD1B54A32D192ED03ull);
 		one_run("a random run", i, harness_splitmix64(&x), 0, false,
@@ -791,6 +810,11 @@ int main(void)
 		T.random_runs++;
 	}
 	T.t_random = harness_now_ns() - t0;
+	CHECKF(!runs || !permille || T.failures_injected > injected_before,
+	       "%" PRIu64 " random runs failed no allocation", runs);
+	CHECKF(T.failures_injected > 0 && T.enomem > 0,
+	       "%" PRIu64 " allocations failed, %" PRIu64 " calls returned "
+	       "-ENOMEM", T.failures_injected, T.enomem);
 	printf("  random: %" PRIu64 " runs failing %u per mille of "
 	       "allocations in %.1f s\n",
 	       T.random_runs, permille, T.t_random / 1e9);

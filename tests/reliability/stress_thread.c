@@ -8,6 +8,12 @@
  * runs then fail an allocation of weft_pool_create instead (-ENOMEM), and
  * finally a pool created after all that must work.
  *
+ * The faults must be real: every failure the hook reports having injected
+ * must come back from weft_pool_create as -EAGAIN or -ENOMEM, a creation
+ * whose thread was to fail must not succeed, and every pool size must see
+ * at least one failed allocation. A hook that injects nothing fails this
+ * program.
+ *
  * Each combination runs WEFT_THREAD_ROUNDS times (default 20).
  */
 #include <dirent.h>
@@ -78,7 +84,11 @@ static void *twice(void *arg)
 	return (void *)((uintptr_t)arg * 2);
 }
 
-/* One pool_create with the hook armed by arm(k). Returns the rc. */
+/* What the hook injected, summed over every failed_create. */
+static uint64_t injected_thread_failures, injected_alloc_failures;
+
+/* One weft_pool_create with the k-th thread creation (thread) or the k-th
+ * allocation failing. Returns its rc. */
 static int failed_create(unsigned workers, uint64_t k, bool thread)
 {
 	unsigned threads0 = thread_count_at_most(0);
@@ -102,12 +112,29 @@ static int failed_create(unsigned workers, uint64_t k, bool thread)
 	int rc = weft_pool_create(&p, &cfg);
 	weft__alloc_counts(&c1);
 	weft__alloc_hook_reset();
+	const char *what = thread ? "thread creations" : "allocations";
+	uint64_t tried = thread ? c1.thread_attempts : c1.attempts;
+	uint64_t failed = thread ? c1.thread_failures : c1.failures;
+	if (thread)
+		injected_thread_failures += failed;
+	else
+		injected_alloc_failures += failed;
 	if (rc == 0) {
-		/* k was past the last attempt. */
+		/* Success is right only if k was past the last attempt: never
+		 * for a thread, as k <= workers and a pool starts them all. */
+		CHECKF(!thread && failed == 0 && tried < k,
+		       "created with k=%" PRIu64 " (%u workers): %" PRIu64
+		       " %s counted, %" PRIu64 " failed by the hook",
+		       k, workers, tried, what, failed);
 		CHECK_RC(weft_pool_destroy(p), 0);
 		return rc;
 	}
 	CHECK_RC(rc, thread ? -EAGAIN : -ENOMEM);
+	/* The failure is the one the hook injected, and only that one. */
+	CHECKF(failed == 1 && tried >= k,
+	       "%" PRIu64 " of %" PRIu64 " %s failed by the hook (%u workers, "
+	       "k=%" PRIu64 ")",
+	       failed, tried, what, workers, k);
 	CHECKF(p == sentinel, "*out written by a failed create (%u workers, "
 			      "k=%" PRIu64 ")", workers, k);
 	CHECKF(c1.live == c0.live,
@@ -131,22 +158,35 @@ int main(void)
 {
 	harness_init("thread_fail");
 	uint64_t rounds = harness_env_u64("WEFT_THREAD_ROUNDS", 20, NULL);
+	/* Creations that returned -EAGAIN / -ENOMEM. */
 	uint64_t thread_failures = 0, alloc_failures = 0;
 	harness_watchdog_arm(120, "failing pool creations", 0);
 	for (uint64_t r = 0; r < rounds; r++) {
 		for (unsigned workers = 1; workers <= 4; workers++) {
-			for (uint64_t k = 1; k <= workers; k++) {
-				failed_create(workers, k, true);
-				thread_failures++;
+			for (uint64_t k = 1; k <= workers; k++)
+				thread_failures +=
+					failed_create(workers, k, true) ==
+					-EAGAIN;
+			/* The k-th allocation, until k is past the last. */
+			uint64_t k = 1;
+			int rc;
+			while ((rc = failed_create(workers, k, false)) != 0) {
+				alloc_failures += rc == -ENOMEM;
+				k++;
 			}
-			for (uint64_t k = 1;; k++) {
-				if (failed_create(workers, k, false) == 0)
-					break;
-				alloc_failures++;
-			}
+			CHECKF(k > 1, "no allocation of a %u-worker "
+				      "weft_pool_create was failed",
+			       workers);
 		}
 	}
 	harness_watchdog_disarm();
+
+	/* Every injected fault was seen at the API, and each creation whose
+	 * thread was to fail saw one (1 + 2 + 3 + 4 per round). */
+	CHECK_EQ(thread_failures, rounds * 10);
+	CHECK_EQ(injected_thread_failures, thread_failures);
+	CHECKF(alloc_failures > 0, "no creation returned -ENOMEM");
+	CHECK_EQ(injected_alloc_failures, alloc_failures);
 
 	/* The process is still fine: a pool works. */
 	weft_config cfg;
