@@ -1,0 +1,88 @@
+/*
+ * The server benchmark's three backends (see backend.h).
+ */
+#include "backend.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mutex_pool.h"
+#include "weft.h"
+
+enum kind { WEFT, MUTEX, INLINE };
+
+struct backend {
+	enum kind kind;
+	const char *name;
+	weft_pool *weft;
+	struct mp_pool *mutex;
+};
+
+int backend_start(struct backend **out, const char *name,
+		  const struct backend_opts *o)
+{
+	struct backend *b = calloc(1, sizeof(*b));
+	int err = 0;
+
+	if (!b)
+		return -ENOMEM;
+	b->name = name;
+	if (strcmp(name, "weft") == 0) {
+		weft_config cfg;
+		weft_config_init(&cfg);
+		cfg.workers = o->workers;
+		cfg.name = "srv";
+		if (o->spin_ns >= 0)
+			cfg.spin_ns = o->spin_ns;
+		b->kind = WEFT;
+		err = weft_pool_create(&b->weft, &cfg);
+	} else if (strcmp(name, "mutex") == 0) {
+		b->kind = MUTEX;
+		err = mp_pool_create(&b->mutex, o->workers);
+	} else if (strcmp(name, "inline") == 0) {
+		b->kind = INLINE;
+	} else {
+		err = -EINVAL;
+	}
+	if (err) {
+		free(b);
+		return err;
+	}
+	*out = b;
+	return 0;
+}
+
+const char *backend_name(const struct backend *b)
+{
+	return b->name;
+}
+
+int backend_submit(struct backend *b, backend_fn fn, void *arg)
+{
+	switch (b->kind) {
+	case WEFT:
+		/* Detached: the task itself replies and re-arms; nobody
+		 * waits on a future. */
+		return weft_submit(b->weft, fn, arg, NULL);
+	case MUTEX:
+		return mp_submit(b->mutex, fn, arg, NULL);
+	case INLINE:
+		fn(arg);
+		return 0;
+	}
+	return -EINVAL;
+}
+
+void backend_stop(struct backend *b)
+{
+	if (!b)
+		return;
+	/* Both destroys run every task already queued before they return,
+	 * so no request is left holding a connection. */
+	if (b->kind == WEFT)
+		weft_pool_destroy(b->weft);
+	else if (b->kind == MUTEX)
+		mp_pool_destroy(b->mutex);
+	free(b);
+}
