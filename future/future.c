@@ -183,7 +183,10 @@ unsigned weft__future_execute(struct weft_future *f, void **result,
 						   memory_order_acquire);
 		if ((kind & WEFT__ON_SUCCESS) &&
 		    weft__state_of(as) != WEFT_SUCCEEDED) {
-			*result = a->result;
+			/* A cancelled future's result is never read: it may
+			 * still hold its ready stamp (runtime/trace.h). */
+			*result = weft__state_of(as) == WEFT_FAILED ? a->result
+								  : NULL;
 			*ran = false;
 			return weft__state_of(as);
 		}

@@ -86,7 +86,10 @@ struct weft_future {
 	} u;
 	void *arg;                     /* fn's argument or ctx; immutable */
 	/* The result, or the error code of a failed task as an intptr_t.
-	 * Written by the runner before (C1); read after (C2) or (L2). */
+	 * Written by the runner before (C1); read after (C2) or (L2), and
+	 * only for a SUCCEEDED or FAILED future. Until the task runs, an
+	 * observed pool keeps the task's ready stamp here
+	 * (runtime/trace.h). */
 	void *result;
 	/* The listener stack; see (L1), (L2). Written by registrants (CAS)
 	 * and the completer (exchange); read by both. */

@@ -64,6 +64,13 @@ typedef struct weft_config {
 	void (*on_worker_start)(unsigned index, void *ctx);
 	void (*on_worker_stop)(unsigned index, void *ctx);
 	void *hook_ctx;
+	/* Collect weft_stats.sched_latency and busy_ns. Off by default: it
+	 * reads CLOCK_MONOTONIC three times per task (when the task becomes
+	 * ready, when it starts and when it ends), which costs more than a
+	 * small task itself (bench/RESULTS.md, "Observability"). WEFT_TRACE
+	 * turns it on for every pool. A build configured with -Dtrace=false
+	 * ignores it. */
+	bool timing;
 } weft_config;
 
 #define WEFT_MAX_WORKERS 1024u
@@ -379,6 +386,9 @@ WEFT_API int weft_pipeline_destroy(weft_pipeline *pl);
 /* ------------------------------------------------------------------ */
 /* Introspection                                                        */
 
+/* sched_latency's buckets: bucket i counts waits in [2^i, 2^(i+1)) ns. */
+#define WEFT_LATENCY_BUCKETS 40
+
 typedef struct weft_stats {
 	uint64_t submitted;      /* tasks and continuations accepted */
 	uint64_t executed;       /* task bodies run */
@@ -389,11 +399,100 @@ typedef struct weft_stats {
 	uint64_t wakeups;        /* times a worker was woken to look for work */
 	uint64_t cancelled;      /* tasks that completed as cancelled */
 	uint64_t failed;         /* tasks that completed as failed */
+	/* Schedule latency, collected when the pool has weft_config.timing
+	 * (else all zero): how long each task waited from becoming ready
+	 * (submitted, or a continuation whose antecedent completed) until a
+	 * worker started it. Bucket i counts waits in [2^i, 2^(i+1)) ns;
+	 * bucket 0 also counts waits under 1 ns, and the last bucket every
+	 * wait of 2^(WEFT_LATENCY_BUCKETS-1) ns (about nine minutes) or
+	 * more. Every task that starts is counted once, so the buckets sum
+	 * to the tasks started: executed, plus the WEFT_THEN_ON_SUCCESS
+	 * continuations that passed a failure on without running (a task
+	 * cancelled before it started is not counted). */
+	uint64_t sched_latency[WEFT_LATENCY_BUCKETS];
+	/* Nanoseconds the workers spent in task bodies (weft_config.timing,
+	 * else 0), measured around the outermost task on a worker's stack:
+	 * the tasks a waiting task runs while it helps, and the time it
+	 * sleeps, count once, as that task's. Added as each task ends. */
+	uint64_t busy_ns;
+	/* Zero. Fields added later take these slots, so the size of
+	 * weft_stats and the offset of every field stay as they are: a
+	 * program built against this header keeps working with a later
+	 * library, and sees zero here. */
+	uint64_t reserved[8];
 } weft_stats;
 
-/* Sums the per-worker counters (a snapshot while the pool runs).
+/* Sums the per-worker counters (a snapshot while the pool runs). The
+ * counters are written by their workers alone, on separate cache lines.
  * Errors: -EINVAL (p or out NULL). Any thread. */
 WEFT_API int weft_pool_stats(const weft_pool *p, weft_stats *out);
+
+/* ------------------------------------------------------------------ */
+/* Tracing                                                              */
+
+/*
+ * A trace is a timeline of what the workers did, written as Chrome
+ * trace-event JSON (open it in ui.perfetto.dev or chrome://tracing):
+ *  - a group per pool, "weft pool N (name)", with one track per worker,
+ *    named like its thread ("weft-0", ...), and a track "external
+ *    submits";
+ *  - on a worker's track, a slice per task body run, named after the
+ *    task's function (the symbol dladdr finds; a program's own static
+ *    functions need -rdynamic, else "file+0xoffset"), with the task's
+ *    address and its wait from ready to start; instant events "steal"
+ *    (with the victim worker), "park" (the worker goes to sleep) and
+ *    "wake" (it woke up);
+ *  - on "external submits", an instant event per task submitted from
+ *    outside the workers, at the time of its submit (recorded by the
+ *    worker that started it: a task cancelled before it started is not
+ *    shown);
+ *  - "trace buffer full" where a worker's buffer filled, with the count
+ *    of events it dropped, and a summary event at the end with the
+ *    counters' growth during the trace ("executed" equals the slices
+ *    unless events were dropped) and the dropped count.
+ * Timestamps are CLOCK_MONOTONIC, in microseconds with nanosecond
+ * fractions, so several pools' traces line up with each other and with
+ * perf.
+ *
+ * Each worker records into its own buffer, without locks or atomic
+ * read-modify-writes; a buffer holds WEFT_TRACE_EVENTS events (read from
+ * the environment when the trace starts; default 1048576, at most
+ * 268435456; 48 bytes each, memory the kernel provides as it is first
+ * written). A full buffer drops later events and counts them: tracing
+ * never blocks and never grows. A traced task costs three clock reads
+ * and one event; untraced, tracing costs one predictable branch where a
+ * task becomes ready and one where it starts.
+ *
+ * WEFT_TRACE=path in the environment traces every pool of the process
+ * from weft_pool_create to weft_pool_destroy (and turns on
+ * weft_config.timing). The pools share the one file: the first pool
+ * destroyed creates it (replacing an older file), each later one adds
+ * its own group, and the file is complete JSON after each. A pool never
+ * destroyed is not written. The library never prints: a file that
+ * cannot be written is skipped silently; to see the error, end the trace
+ * with weft_trace_stop, which then writes where it says and returns it.
+ * A build configured with -Dtrace=false has no tracing: the variable is
+ * ignored and both calls return -ENOTSUP.
+ */
+
+/* Starts tracing p's workers. p borrowed.
+ * Errors: -EINVAL (p NULL, or WEFT_TRACE_EVENTS is set but is not a
+ * number from 1 to 268435456), -EALREADY (p is being traced, by an
+ * earlier call or by WEFT_TRACE), -ENOMEM, -ENOTSUP. Any thread. */
+WEFT_API int weft_trace_start(weft_pool *p);
+
+/* Ends p's trace and writes it to path as a new file (replacing one
+ * there), or discards it if path is NULL. It waits for every worker of
+ * the process that is inside a task to reach the end of that task or a
+ * wait (an RCU grace period) before it frees the buffers; so a thread
+ * that running tasks spin-wait for must not call it. Ends a WEFT_TRACE
+ * session too (weft_pool_destroy then writes nothing).
+ * Returns 0 once written. Errors: -EINVAL (p NULL), -ENODATA (p is not
+ * being traced), -ENOTSUP; path could not be created: -errno from
+ * fopen (-ENOENT, -EACCES, -EISDIR, ...), and the trace goes on, so a
+ * later call may name another path; writing failed: -errno (-ENOSPC,
+ * -EIO, ...), and the trace has ended. Any thread. */
+WEFT_API int weft_trace_stop(weft_pool *p, const char *path);
 
 #ifdef __cplusplus
 }

@@ -9,6 +9,8 @@
 #include <errno.h>
 
 #include "runtime/internal.h"
+#include "runtime/probes.h"
+#include "runtime/trace.h"
 #include "future/tsan.h"
 
 void weft__inject(struct weft__worker *target, struct weft_future *t)
@@ -67,6 +69,8 @@ int weft__inject_external(weft_pool *p, struct weft_future *t, bool user)
 			weft__wake_all(p);
 		return -ESHUTDOWN;
 	}
+	weft__stamp_ready(p, t, WEFT__STAMP_EXTERNAL);
+	WEFT__PROBE4(submit, p, -1, t, t->u.fn);
 	weft__inject(&p->workers[tls_next_target++ % p->nworkers], t);
 	/* (G2) release: the enqueue above happens-before the (G3) CAS that
 	 * reads this count, so the exiting worker's re-check finds it. */

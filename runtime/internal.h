@@ -60,6 +60,17 @@ struct weft__counters {
 		parks, wakeups, cancelled, failed;
 };
 
+/* Per-worker timing (weft_config.timing, runtime/trace.h): written by
+ * its worker only (relaxed load + store, no RMW), read by
+ * weft_pool_stats (relaxed; a snapshot). */
+struct weft__timing {
+	_Atomic uint64_t sched_latency[WEFT_LATENCY_BUCKETS];
+	_Atomic uint64_t busy_ns;
+};
+
+struct weft__trace_buf;
+struct weft__trace_session;
+
 struct weft__worker {
 	struct weft__deque deque;
 	/* The injection queue: any thread enqueues (wait-free); dequeuers
@@ -93,7 +104,19 @@ struct weft__worker {
 	unsigned free_count;
 	pthread_t thread;
 	bool started;
+	/* Timing: how many task bodies are on this worker's stack (kept
+	 * only when the pool collects timing). Owner only. */
+	unsigned run_depth;
+	/* This worker's trace buffer, NULL unless the pool is traced (see
+	 * runtime/trace.h, T3 and T4). Written by the thread that starts or
+	 * ends a trace; read by the owner. */
+	_Atomic(struct weft__trace_buf *) trace;
+	/* The worker's kernel thread id, for the trace's tracks: written
+	 * once by the worker as it starts, read by trace writers (relaxed: a
+	 * single value; 0 until then). */
+	_Atomic int tid;
 	struct weft__counters stats;
+	struct weft__timing timing;
 };
 
 struct weft_pool {
@@ -106,6 +129,11 @@ struct weft_pool {
 	 * had not been cancelled yet, which is allowed). Kept on this
 	 * read-mostly line, away from the words submitters write. */
 	_Atomic bool cancel_pending;
+	/* What the pool observes (WEFT__OBSERVE_* in runtime/trace.h, which
+	 * states its contract): read per task by submitters and workers, so
+	 * it lives on this read-mostly line; written at create and when a
+	 * trace starts or ends. */
+	_Atomic uint32_t observe;
 	/* Counted off the workers, where no per-worker counter may be
 	 * written: tasks that shutdown(CANCEL_PENDING) took out of the
 	 * injection queues, and continuations cancelled because the pool had
@@ -133,6 +161,14 @@ struct weft_pool {
 	_Atomic uint32_t spare_batches;
 	pthread_mutex_t join_lock;
 	bool joined;                    /* under join_lock */
+	/* Tracing (runtime/trace.c), cold. trace_id numbers the pool in
+	 * trace files (set at create); the running session and the
+	 * sessions whose buffers wait for the pool's end (ThreadSanitizer
+	 * builds) are under trace_lock. */
+	unsigned trace_id;
+	pthread_mutex_t trace_lock;
+	struct weft__trace_session *trace_session;
+	struct weft__trace_session *trace_retired;
 };
 
 /* The worker the calling thread is, or NULL. */

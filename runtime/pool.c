@@ -13,6 +13,7 @@
 
 #include "runtime/alloc.h"
 #include "runtime/internal.h"
+#include "runtime/trace.h"
 #ifdef WEFT_ALLOC_HOOK
 #include "runtime/alloc_hook.h"
 #endif
@@ -94,6 +95,10 @@ static int init_workers(weft_pool *p)
 		__cds_wfcq_init(&w->inject_head, &w->inject_tail);
 		/* relaxed: not shared until the threads start. */
 		atomic_init(&w->inject_lock, false);
+		/* relaxed: as above. */
+		atomic_init(&w->trace, NULL);
+		/* relaxed: as above. */
+		atomic_init(&w->tid, 0);
 		w->pool = p;
 		w->index = i;
 		w->rng = 0x9E3779B97F4A7C15ull * (i + 1);
@@ -171,6 +176,7 @@ int weft_pool_create(weft_pool **out, const weft_config *cfg)
 	atomic_init(&p->spare, NULL);
 	atomic_init(&p->spare_batches, 0);
 	pthread_mutex_init(&p->join_lock, NULL);
+	weft__trace_pool_init(p, cfg && cfg->timing);
 
 	for (unsigned i = 0; i < p->nworkers; i++) {
 		struct weft__worker *w = &p->workers[i];
@@ -187,6 +193,7 @@ int weft_pool_create(weft_pool **out, const weft_config *cfg)
 			weft__wake_all(p);
 			join_workers(p);
 			pthread_mutex_destroy(&p->join_lock);
+			weft__trace_pool_fini(p, false);
 			free_workers(p, p->nworkers);
 			weft__free(p);
 			return err;
@@ -256,6 +263,7 @@ int weft_pool_destroy(weft_pool *p)
 	urcu_qsbr_barrier();
 #endif
 	pthread_mutex_destroy(&p->join_lock);
+	weft__trace_pool_fini(p, true);
 	weft__spare_drain(p);
 	free_workers(p, p->nworkers);
 	weft__free(p);
@@ -285,13 +293,27 @@ static void add_counters(weft_stats *out, const struct weft__counters *c)
 #undef SUM
 }
 
+static void add_timing(weft_stats *out, const struct weft__timing *t)
+{
+	/* relaxed (all): a snapshot of counters each written by one
+	 * worker. */
+	for (unsigned i = 0; i < WEFT_LATENCY_BUCKETS; i++)
+		out->sched_latency[i] += atomic_load_explicit(
+			&t->sched_latency[i], memory_order_relaxed);
+	/* relaxed: as above. */
+	out->busy_ns +=
+		atomic_load_explicit(&t->busy_ns, memory_order_relaxed);
+}
+
 int weft_pool_stats(const weft_pool *p, weft_stats *out)
 {
 	if (!p || !out)
 		return -EINVAL;
 	memset(out, 0, sizeof(*out));
-	for (unsigned i = 0; i < p->nworkers; i++)
+	for (unsigned i = 0; i < p->nworkers; i++) {
 		add_counters(out, &p->workers[i].stats);
+		add_timing(out, &p->workers[i].timing);
+	}
 	add_counters(out, &p->offworker);
 	return 0;
 }
@@ -317,6 +339,12 @@ const char *weft_strerror(int err)
 		return "the pipeline is closed";
 	case -EAGAIN:
 		return "resource temporarily unavailable";
+	case -EALREADY:
+		return "already in progress (the pool is already traced)";
+	case -ENODATA:
+		return "nothing to end (the pool is not traced)";
+	case -ENOTSUP:
+		return "not supported by this build";
 	}
 	const char *s = err < 0 && err > INT_MIN ? strerrordesc_np(-err) : NULL;
 	return s ? s : "unknown error";

@@ -7,9 +7,13 @@
 #include <errno.h>
 
 #include "runtime/internal.h"
+#include "runtime/probes.h"
+#include "runtime/trace.h"
 
 static void push_local(struct weft__worker *w, struct weft_future *t)
 {
+	weft__stamp_ready(w->pool, t, 0);
+	WEFT__PROBE4(submit, w->pool, w->index, t, t->u.fn);
 	/* A deque that cannot grow (no memory) leaves the task in the
 	 * worker's own injection queue, which needs no allocation. */
 	if (weft__deque_push(&w->deque, t))

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <sys/prctl.h>
 
@@ -20,6 +21,8 @@
 #include "future/futex.h"
 #include "future/tsan.h"
 #include "runtime/internal.h"
+#include "runtime/probes.h"
+#include "runtime/trace.h"
 
 #define INJECT_EVERY 61u
 /* A searching worker yields its CPU this often. */
@@ -53,6 +56,7 @@ weft_pool *weft_current_pool(void)
 
 static void wake(weft_pool *p, int n)
 {
+	WEFT__PROBE2(wake, p, n);
 	/* (N2) seq_cst: the epoch change makes a sleeper's futex wait (on
 	 * the key it read at (P2)) fail or wake; ordered after (N1). */
 	atomic_fetch_add_explicit(&p->epoch, 1, memory_order_seq_cst);
@@ -118,6 +122,8 @@ static struct weft_future *steal_from(struct weft__worker *w,
 		if (r == WEFT__STEAL_OK) {
 			weft__count(&w->stats.stolen);
 			w->stolen_from = v;
+			WEFT__PROBE4(steal, w->pool, w->index, x, v->index);
+			weft__trace_note(w, WEFT__EV_STEAL, x, v->index);
 			return x;
 		}
 		if (r == WEFT__STEAL_EMPTY)
@@ -177,20 +183,66 @@ static bool pool_has_work(weft_pool *p)
  * Running.
  */
 
+/* Runs a started task's body on an observed pool (runtime/trace.h):
+ * its schedule latency and busy time with timing, its slice when
+ * traced. */
+static __attribute__((noinline)) unsigned
+execute_observed(struct weft__worker *w, struct weft_future *t,
+		 uint32_t observe, void **result, bool *ran)
+{
+	/* The ready stamp; result is overwritten only when t finishes. */
+	uint64_t stamp = (uint64_t)(uintptr_t)t->result;
+	uintptr_t fn = (uintptr_t)t->u.fn;
+	int64_t start = weft__now_ns();
+	bool timing = observe & WEFT__OBSERVE_TIMING;
+	if (timing) {
+		int64_t ready = (int64_t)(stamp & ~WEFT__STAMP_EXTERNAL);
+		weft__count(&w->timing.sched_latency[weft__latency_bucket(
+			stamp ? start - ready : 0)]);
+		w->run_depth++;
+	}
+	unsigned final = weft__future_execute(t, result, ran);
+	int64_t end = weft__now_ns();
+	if (timing && --w->run_depth == 0) {
+		_Atomic uint64_t *busy = &w->timing.busy_ns;
+		/* relaxed: only this worker writes its timing. */
+		atomic_store_explicit(
+			busy,
+			atomic_load_explicit(busy, memory_order_relaxed) +
+				(uint64_t)(end - start),
+			memory_order_relaxed);
+	}
+	if (*ran && (observe & WEFT__OBSERVE_TRACE)) {
+		struct weft__trace_event e = {.ts = start,
+					      .dur = end - start,
+					      .stamp = stamp,
+					      .fn = fn,
+					      .task = t,
+					      .kind = WEFT__EV_TASK};
+		weft__trace_put(w, &e);
+	}
+	return final;
+}
+
 void weft__run(struct weft__worker *w, struct weft_future *t)
 {
+	weft_pool *p = w->pool;
 	/* relaxed: see cancel_pending in internal.h. */
-	if (atomic_load_explicit(&w->pool->cancel_pending,
-				 memory_order_relaxed))
+	if (atomic_load_explicit(&p->cancel_pending, memory_order_relaxed))
 		weft__future_cancel(t);
 	if (!weft__future_start(t)) {
 		weft__count(&w->stats.cancelled);
 		weft__future_retire(t);
 		return;
 	}
+	WEFT__PROBE4(start, p, w->index, t, t->u.fn);
 	void *result;
 	bool ran;
-	unsigned final = weft__future_execute(t, &result, &ran);
+	uint32_t observe = weft__observe(p);
+	unsigned final =
+		__builtin_expect(observe != 0, 0)
+			? execute_observed(w, t, observe, &result, &ran)
+			: weft__future_execute(t, &result, &ran);
 	if (ran)
 		weft__count(&w->stats.executed);
 	if (final == WEFT_FAILED)
@@ -198,6 +250,7 @@ void weft__run(struct weft__worker *w, struct weft_future *t)
 	else if (final == WEFT_CANCELLED)
 		weft__count(&w->stats.cancelled);
 	weft__future_finish(t, final, result);
+	WEFT__PROBE4(finish, p, w->index, t, final);
 	weft__future_retire(t);
 }
 
@@ -453,12 +506,16 @@ static struct weft_future *idle_loop(struct weft__worker *w)
 			return NULL;
 		}
 		weft__count(&w->stats.parks);
+		WEFT__PROBE2(park, p, w->index);
+		weft__trace_note(w, WEFT__EV_PARK, NULL, 0);
 		urcu_qsbr_thread_offline();
 		/* relaxed: a changed epoch is re-checked by the next turn. */
 		while (atomic_load_explicit(&p->epoch, memory_order_relaxed) ==
 		       key)
 			weft__futex_wait(&p->epoch, key, -1);
 		urcu_qsbr_thread_online();
+		WEFT__PROBE2(unpark, p, w->index);
+		weft__trace_note(w, WEFT__EV_WAKE, NULL, 0);
 		w->woken = true;
 		weft__count(&w->stats.wakeups);
 		idle_add(p, WEFT__IDLE_SEARCHING - WEFT__IDLE_SLEEPER);
@@ -472,6 +529,8 @@ void *weft__worker_main(void *arg)
 	weft_pool *p = w->pool;
 
 	tls_self = w;
+	/* relaxed: see tid in internal.h. */
+	atomic_store_explicit(&w->tid, (int)gettid(), memory_order_relaxed);
 	/* Its naps (search) last microseconds: the default 50 us of timer
 	 * slack would stretch them several times over. */
 	prctl(PR_SET_TIMERSLACK, 1000UL, 0UL, 0UL, 0UL);
