@@ -60,6 +60,7 @@
 struct lconn {
 	int fd;               /* -1: dead (could not reconnect) */
 	bool busy;            /* a request in flight */
+	bool queued;          /* in the idle ring */
 	bool measured;        /* ... and it was due in the measured window */
 	uint64_t intended;    /* its intended send time (ns) */
 	size_t rlen;          /* bytes of reply in rbuf */
@@ -113,7 +114,7 @@ static void die(const char *what)
 /* Connections                                                          */
 
 /* Connects to 127.0.0.1:port within a second; returns the non-blocking
- * socket or -1. */
+ * socket, or -1 with errno set. */
 static int connect_to(int port)
 {
 	struct sockaddr_in a = {
@@ -130,10 +131,15 @@ static int connect_to(int port)
 		struct pollfd p = { .fd = fd, .events = POLLOUT };
 		int err = 0;
 		socklen_t elen = sizeof(err);
-		if (errno != EINPROGRESS || poll(&p, 1, 1000) != 1 ||
-		    getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) != 0 ||
-		    err != 0) {
+		if (errno != EINPROGRESS)
+			err = errno;
+		else if (poll(&p, 1, 1000) != 1)
+			err = ETIMEDOUT;
+		else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen))
+			err = errno;
+		if (err) {
 			close(fd);
+			errno = err;
 			return -1;
 		}
 	}
@@ -142,21 +148,31 @@ static int connect_to(int port)
 	return fd;
 }
 
+/* Each connection is in the ring at most once (queued), so it never
+ * holds more than `connections` entries. */
 static void push_idle(struct gen *g, unsigned i)
 {
 	g->idle[(g->idle_head + g->idle_count) % g->o.connections] = i;
 	g->idle_count++;
+	g->conns[i].queued = true;
 }
 
-/* The connection idle longest (FIFO, so the load spreads over all of
- * them as it would over many clients). The caller checks idle_count. */
-static unsigned pop_idle(struct gen *g)
+/* Takes the connection idle longest (FIFO, so the load spreads over all
+ * of them as it would over many clients), skipping any that died while
+ * queued. Returns false when none is left. */
+static bool pop_idle(struct gen *g, unsigned *out)
 {
-	unsigned i = g->idle[g->idle_head];
-
-	g->idle_head = (g->idle_head + 1) % g->o.connections;
-	g->idle_count--;
-	return i;
+	while (g->idle_count > 0) {
+		unsigned i = g->idle[g->idle_head];
+		g->idle_head = (g->idle_head + 1) % g->o.connections;
+		g->idle_count--;
+		g->conns[i].queued = false;
+		if (g->conns[i].fd >= 0) {
+			*out = i;
+			return true;
+		}
+	}
+	return false;
 }
 
 static bool add_to_epoll(struct gen *g, unsigned i)
@@ -202,7 +218,9 @@ static void reconnect(struct gen *g, unsigned i, bool error)
 		c->fd = connect_to(g->o.port);
 		if (c->fd >= 0 && add_to_epoll(g, i)) {
 			g->reconnects++;
-			conn_ready(g, i, now_ns());
+			/* One that failed while idle is still in the ring. */
+			if (!c->queued)
+				conn_ready(g, i, now_ns());
 			return;
 		}
 		if (c->fd >= 0)
@@ -241,11 +259,13 @@ static uint64_t due_at(const struct gen *g, uint64_t n)
  * idle. */
 static void send_due(struct gen *g, uint64_t now)
 {
-	while (g->next_send < g->total && g->idle_count > 0) {
+	unsigned i;
+
+	while (g->next_send < g->total) {
 		uint64_t due = due_at(g, g->next_send);
-		if (due > now)
+		if (due > now || !pop_idle(g, &i))
 			break;
-		send_on(g, pop_idle(g), due, now);
+		send_on(g, i, due, now);
 		g->next_send++;
 	}
 }
@@ -365,8 +385,9 @@ static void run(struct gen *g)
 
 	if (g->o.rate == 0) {
 		uint64_t now = now_ns();
-		while (g->idle_count > 0)
-			send_on(g, pop_idle(g), now, now);
+		unsigned i;
+		while (pop_idle(g, &i))
+			send_on(g, i, now, now);
 	}
 	for (;;) {
 		uint64_t now = now_ns();
@@ -627,8 +648,11 @@ int main(int argc, char **argv)
 	marks(g, UINT64_MAX); /* the end mark, if the run stopped early */
 	account_incomplete(g, end);
 	report(g);
-	if (g->live_count == 0)
+	int status = 0;
+	if (g->live_count == 0) {
 		fprintf(stderr, "loadgen: every connection failed\n");
+		status = 1;
+	}
 	for (unsigned i = 0; i < g->o.connections; i++)
 		if (g->conns[i].fd >= 0)
 			close(g->conns[i].fd);
@@ -637,5 +661,5 @@ int main(int argc, char **argv)
 	free(g->conns);
 	free(g->idle);
 	free(g);
-	return 0;
+	return status;
 }
