@@ -181,6 +181,11 @@ struct weft__trace_snapshot {
 	weft_stats stats; /* the counters' growth during the session */
 };
 
+/* The name of the function at fn (trace_symbols.c): its symbol, from
+ * dladdr or the object file's symbol table, else "file+0xoffset", else
+ * the address. */
+void weft__trace_fn_name(uintptr_t fn, char *out, size_t n);
+
 /* Writes a whole trace file for one session to f: 0 or -errno. */
 int weft__trace_write_file(FILE *f, const struct weft__trace_snapshot *snap);
 /* Adds one session to the WEFT_TRACE file at path, which every pool of

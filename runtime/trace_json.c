@@ -19,7 +19,6 @@
  * closing "\n]}\n". The process-wide state for that is under env_lock;
  * pools write the file only when they are destroyed.
  */
-#include <dlfcn.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -65,8 +64,8 @@ static void put_us(FILE *f, int64_t ns)
 }
 
 /*
- * Function names: dladdr's symbol, else the object file and offset, else
- * the address. Cached per file written: a trace names few functions.
+ * Function names (trace_symbols.c), cached per file written: a trace
+ * names few functions.
  */
 
 #define NAME_MAX_LEN 256
@@ -77,36 +76,12 @@ struct name_cache {
 	char name[CACHE_SLOTS][NAME_MAX_LEN];
 };
 
-static void describe(uintptr_t fn, char *out, size_t n)
-{
-	Dl_info info;
-	if (dladdr((void *)fn, &info)) {
-		if (info.dli_sname) {
-			uintptr_t off = fn - (uintptr_t)info.dli_saddr;
-			if (off)
-				snprintf(out, n, "%s+0x%" PRIxPTR,
-					 info.dli_sname, off);
-			else
-				snprintf(out, n, "%s", info.dli_sname);
-			return;
-		}
-		if (info.dli_fname && info.dli_fname[0]) {
-			const char *base = strrchr(info.dli_fname, '/');
-			snprintf(out, n, "%s+0x%" PRIxPTR,
-				 base ? base + 1 : info.dli_fname,
-				 fn - (uintptr_t)info.dli_fbase);
-			return;
-		}
-	}
-	snprintf(out, n, "0x%" PRIxPTR, fn);
-}
-
 /* The name of fn; cache may be NULL (no memory for it). */
 static const char *fn_name(struct name_cache *cache, uintptr_t fn,
 			   char *scratch)
 {
 	if (!cache) {
-		describe(fn, scratch, NAME_MAX_LEN);
+		weft__trace_fn_name(fn, scratch, NAME_MAX_LEN);
 		return scratch;
 	}
 	unsigned i = (unsigned)((fn >> 4) * 0x9E3779B1u) % CACHE_SLOTS;
@@ -116,11 +91,11 @@ static const char *fn_name(struct name_cache *cache, uintptr_t fn,
 			return cache->name[j];
 		if (!cache->key[j]) {
 			cache->key[j] = fn;
-			describe(fn, cache->name[j], NAME_MAX_LEN);
+			weft__trace_fn_name(fn, cache->name[j], NAME_MAX_LEN);
 			return cache->name[j];
 		}
 	}
-	describe(fn, scratch, NAME_MAX_LEN);
+	weft__trace_fn_name(fn, scratch, NAME_MAX_LEN);
 	return scratch;
 }
 
@@ -183,8 +158,8 @@ static void worker_name(const weft_pool *p, unsigned index, char *out,
 	snprintf(out, n, "%s-%u", p->name, index);
 }
 
-static void task_event(struct writer *wr, const weft_pool *p, int tid,
-		       const char *worker, const struct weft__trace_event *e)
+static void task_event(struct writer *wr, int tid, const char *worker,
+		       const struct weft__trace_event *e)
 {
 	const char *name = fn_name(wr->names, e->fn, wr->scratch);
 	begin(wr, "X", tid);
@@ -211,7 +186,6 @@ static void task_event(struct writer *wr, const weft_pool *p, int tid,
 	fprintf(wr->f, ",\"task\":\"%p\",\"started_on\":", e->task);
 	put_json_string(wr->f, worker);
 	fputs("}}", wr->f);
-	(void)p;
 }
 
 static void other_event(struct writer *wr, const weft_pool *p, int tid,
@@ -253,7 +227,7 @@ static void worker_events(struct writer *wr,
 	for (uint64_t i = 0; i < n; i++) {
 		const struct weft__trace_event *e = &b->ev[i];
 		if (e->kind == WEFT__EV_TASK)
-			task_event(wr, p, tid, name, e);
+			task_event(wr, tid, name, e);
 		else
 			other_event(wr, p, tid, e);
 	}
