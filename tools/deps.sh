@@ -6,7 +6,7 @@ set -euo pipefail
 
 want=(meson ninja-build pkg-config gcc clang liburcu-dev)
 case "${1:-test}" in
-test)  want+=(libcriterion-dev python3 libclang-rt-14-dev) ;;
+test)  want+=(libcriterion-dev python3 libclang-rt-14-dev systemtap-sdt-dev) ;;
 bench) want+=(libtbb-dev libomp-dev g++ python3 gnuplot-nox wrk) ;;
 *)     echo "usage: $0 test|bench" >&2; exit 2 ;;
 esac
