@@ -106,10 +106,14 @@ static void deliver(struct weft_future *f)
 	}
 }
 
-/* After the final-state RMW that returned old. The listeners go first:
- * a thread woken here (or spinning) that acts on f's completion then
- * finds the combinators that watch f (as_completed, when_any) already
- * told, so their order follows causality. */
+/* After the final-state RMW that returned old. The listeners go first,
+ * then the futex wake: a thread asleep on f that is woken here finds the
+ * combinators that watch f (as_completed, when_any) already told, and so
+ * does a user's callback on f, as the combinators' nodes are EARLY. A
+ * thread that reads the state is not so ordered: the RMW published it
+ * before deliver() runs, so a wait that returns without sleeping (it
+ * checks the state first, and spins outside the pool) can act on f's
+ * completion before any listener has been told. */
 static void completed(struct weft_future *f, uint32_t old)
 {
 	if (old & WEFT__LISTENERS)
