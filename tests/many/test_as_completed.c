@@ -96,6 +96,41 @@ Test(as_completed, already_done_first_then_completion_order)
 	weft_pool_destroy(p);
 }
 
+/*
+ * "Told": a callback registered on f after the iterator was created runs
+ * after the iterator's own callback on f (the runtime's EARLY callbacks
+ * first, then registration order). Once it has run, the iterator has
+ * queued f. Waiting for f to be done is not enough: the final state is
+ * published before any callback runs, so a waiter that spins can return
+ * before f is queued, and a task it then lets finish can be queued first.
+ */
+struct told {
+	atomic_bool up;
+};
+
+static void tell(weft_future *f, void *ctx)
+{
+	struct told *t = ctx;
+	(void)f;
+	/* release: pairs with the acquire in told_wait, so the iterator's
+	 * enqueue (an earlier callback on this thread) happens before
+	 * whatever the waiter does next. */
+	atomic_store_explicit(&t->up, true, memory_order_release);
+}
+
+/* Waits up to timeout_ns for t; true if it came up. */
+static bool told_wait(struct told *t, int64_t timeout_ns)
+{
+	int64_t until = now_ns() + timeout_ns;
+	/* acquire: pairs with the release in tell. */
+	while (!atomic_load_explicit(&t->up, memory_order_acquire)) {
+		if (now_ns() > until)
+			return false;
+		sleep_us(50);
+	}
+	return true;
+}
+
 Test(as_completed, completion_order_of_gated_tasks)
 {
 	enum { N = 6 };
@@ -103,6 +138,7 @@ Test(as_completed, completion_order_of_gated_tasks)
 	weft_pool *p = make_pool(N);
 	struct gate g[N] = {0};
 	struct job j[N];
+	struct told t[N] = {0};
 	weft_future *fs[N];
 	for (int i = 0; i < N; i++) {
 		j[i] = (struct job){.gate = &g[i], .fail = i == 3 ? EIO : 0};
@@ -110,32 +146,41 @@ Test(as_completed, completion_order_of_gated_tasks)
 	}
 	weft_as_completed *it;
 	cr_assert_eq(weft_as_completed_create(fs, N, WEFT_FOREVER, &it), 0);
+	for (int i = 0; i < N; i++)
+		cr_assert_eq(weft_future_on_done(fs[i], tell, &t[i]), 0);
+	/* Each future is queued before the next one's task may finish. */
 	for (int k = 0; k < N; k++) {
 		gate_open(&g[order[k]]);
-		await_done(fs[order[k]]);
+		cr_assert(told_wait(&t[order[k]], 10000 * MS),
+			  "future %d was not done within 10 s", order[k]);
 	}
 	for (int k = 0; k < N; k++)
 		expect_next(it, fs[order[k]]);
 	expect_exhausted(it);
 	weft_as_completed_destroy(it);
 	release_all(fs, N);
-	weft_pool_destroy(p);
+	cr_assert_eq(weft_pool_destroy(p), 0);
 }
 
 /*
- * Completion order as the caller sees it: a future observed done before
- * another one's task even started comes first, however long the earlier
- * future's completer takes over its callbacks. Here a callback the user
- * registered first on f0 is slow (20 ms of work, no blocking):
- * f0 is done, then f1 starts and completes, while f0's completer is
- * still in that callback.
+ * Completion order behind a slow callback: the iterator's callback on a
+ * future runs before the callbacks the user registered on it, even those
+ * registered first. Here the first callback the user registered on f0
+ * opens f1's gate and returns only once f1 is done and told: an iterator
+ * whose callback on f0 ran after it would queue f1 first.
  */
+struct slow {
+	struct gate *g1;
+	struct told f1_told;
+};
+
 static void slow_cb(weft_future *f, void *ctx)
 {
+	struct slow *s = ctx;
 	(void)f;
-	(void)ctx;
-	for (int64_t until = now_ns() + 20 * MS; now_ns() < until;)
-		;
+	gate_open(s->g1);
+	/* Bounded: the test checks afterwards that f1 was told. */
+	told_wait(&s->f1_told, 10000 * MS);
 }
 
 Test(as_completed, completion_order_behind_a_slow_callback)
@@ -143,20 +188,26 @@ Test(as_completed, completion_order_behind_a_slow_callback)
 	weft_pool *p = make_pool(2);
 	struct gate g0 = {0}, g1 = {0};
 	struct job j0 = {.gate = &g0}, j1 = {.gate = &g1};
+	struct slow s = {.g1 = &g1};
 	weft_future *fs[2] = {submit_job(p, &j0), submit_job(p, &j1)};
-	cr_assert_eq(weft_future_on_done(fs[0], slow_cb, NULL), 0);
+	/* Each job holds its own worker, so j1 can finish while slow_cb
+	 * holds j0's. */
+	await_started(&j0);
+	await_started(&j1);
+	cr_assert_eq(weft_future_on_done(fs[0], slow_cb, &s), 0);
 	weft_as_completed *it;
 	cr_assert_eq(weft_as_completed_create(fs, 2, WEFT_FOREVER, &it), 0);
+	cr_assert_eq(weft_future_on_done(fs[1], tell, &s.f1_told), 0);
 	gate_open(&g0);
-	await_done(fs[0]);
-	gate_open(&g1);
-	await_done(fs[1]);
 	expect_next(it, fs[0]);
 	expect_next(it, fs[1]);
 	expect_exhausted(it);
+	/* slow_cb gave up waiting for f1 if this fails. */
+	cr_expect(told_wait(&s.f1_told, 10000 * MS),
+		  "f1 was not told within 10 s");
 	weft_as_completed_destroy(it);
 	release_all(fs, 2);
-	weft_pool_destroy(p);
+	cr_assert_eq(weft_pool_destroy(p), 0);
 }
 
 /* The iterator blocks in next() while a helper completes the futures
