@@ -6,8 +6,12 @@
  * case: all parked, one submission, it must run); the rounds between
  * submit after a random 0-4 us, racing workers on their way to sleep.
  * A lost wake-up hangs a round: the watchdog catches it, and a round
- * slower than 1 s counts as a stall. Also reports how many workers one submission
- * wakes, and checks that idle workers use (almost) no CPU.
+ * slower than STALL_NS counts as a stall. Also reports how many workers
+ * one submission wakes, and checks that idle workers use (almost) no CPU.
+ *
+ * The time limits are orders of magnitude above what a round or a park
+ * takes, so that a lost or late wake-up trips them and a loaded machine
+ * does not; each is below the watchdog's limit for a round.
  */
 #include <sched.h>
 #include <sys/resource.h>
@@ -16,6 +20,8 @@
 #include "weft.h"
 
 #define MAX_WORKERS 8
+#define STALL_NS 3000000000      /* a round slower than this is a stall */
+#define PARK_LIMIT_NS 3000000000 /* wait_all_parked gives up after this */
 
 static clockid_t worker_clock[MAX_WORKERS];
 static _Atomic unsigned started;
@@ -63,10 +69,10 @@ static weft_stats stats(weft_pool *p)
  * sleeps on the epoch futex or is about to), twice in a row with no
  * change in between: the counters are per worker and read one by one,
  * so a single snapshot can show a worker that has since woken. False
- * after 1 s. */
+ * after PARK_LIMIT_NS. */
 static bool wait_all_parked(weft_pool *p, unsigned workers)
 {
-	int64_t end = harness_now_ns() + 1000000000;
+	int64_t end = harness_now_ns() + PARK_LIMIT_NS;
 	weft_stats prev = {0};
 	for (unsigned i = 0;; i++) {
 		weft_stats st;
@@ -145,7 +151,7 @@ static void rounds(unsigned workers, int64_t spin_ns, uint64_t n)
 		lat[i] = harness_now_ns() - t0;
 		if (rc || r != (void *)(uintptr_t)(i + 1))
 			wrong++;
-		if (lat[i] > 1000000000)
+		if (lat[i] > STALL_NS)
 			stalls++;
 		if (all_parked) {
 			/* How many workers did this submission wake? Wait

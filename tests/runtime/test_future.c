@@ -273,7 +273,9 @@ Test(future, wait_zero_polls, .timeout = UNIT_TIMEOUT)
 	for (int i = 0; i < 1000; i++)
 		cr_assert_eq(weft_future_wait(f, 0), -ETIMEDOUT);
 	int64_t dt = unit_now_ns() - t0;
-	cr_expect_lt(dt, 500000000, "1000 polls took %lld ns", (long long)dt);
+	/* A poll returns at once; the bound is loose (a loaded machine can
+	 * stall the thread) but fails polls that sleep or block. */
+	cr_expect_lt(dt, 2000000000, "1000 polls took %lld ns", (long long)dt);
 	unit_open(&g);
 	cr_expect_eq(weft_future_wait(f, WEFT_FOREVER), 0);
 	cr_expect_eq(weft_future_wait(f, 0), 0);
