@@ -305,7 +305,8 @@ static void run_round(int round, size_t n0, bool deadline)
 	g_cancelled_total += cancelled;
 	for (size_t i = 0; i < rd.n; i++)
 		weft_future_release(rd.recs[i].f);
-	weft_pool_destroy(rd.p);
+	H_CHECK(weft_pool_destroy(rd.p) == 0, "round %d: pool destroy",
+		round);
 	free(fs);
 	free(rd.table);
 	free(rd.recs);

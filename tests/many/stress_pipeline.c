@@ -262,7 +262,8 @@ static void flow_round(int round, size_t n)
 	bool failures = h_below(&r.rng, 3) != 0;
 	weft_pipeline *pl = make_pipeline(p, &r, capacity, pflags, failures);
 	if (!pl) {
-		weft_pool_destroy(p);
+		H_CHECK(weft_pool_destroy(p) == 0, "flow %d: pool destroy",
+			round);
 		round_free(&r);
 		return;
 	}
@@ -392,7 +393,7 @@ static void flow_round(int round, size_t n)
 	       atomic_load(&r.st[2].max_active));
 	g_total_popped += popped;
 	H_CHECK(weft_pipeline_destroy(pl) == 0, "flow %d: destroy", round);
-	weft_pool_destroy(p);
+	H_CHECK(weft_pool_destroy(p) == 0, "flow %d: pool destroy", round);
 	g_round = NULL;
 	round_free(&r);
 }
@@ -449,7 +450,8 @@ static void destroy_round(int round, size_t n)
 	unsigned pflags = h_below(&r.rng, 2) ? WEFT_PIPELINE_ORDERED : 0;
 	weft_pipeline *pl = make_pipeline(p, &r, capacity, pflags, true);
 	if (!pl) {
-		weft_pool_destroy(p);
+		H_CHECK(weft_pool_destroy(p) == 0, "destroy %d: pool destroy",
+			round);
 		round_free(&r);
 		return;
 	}
@@ -490,7 +492,7 @@ static void destroy_round(int round, size_t n)
 			"destroy %d: stage %u ran after destroy", round, s);
 	check_bounds(&r, "destroy", round);
 	h_tick();
-	weft_pool_destroy(p);
+	H_CHECK(weft_pool_destroy(p) == 0, "destroy %d: pool destroy", round);
 	g_round = NULL;
 	round_free(&r);
 }

@@ -174,7 +174,7 @@ int main(void)
 	int64_t t0 = h_now_ns();
 	for (int r = 0; r < rounds; r++)
 		run_round(p, &rng, r);
-	weft_pool_destroy(p);
+	check_ok(weft_pool_destroy(p), "weft_pool_destroy");
 	printf("%d rounds, %.2f s\n", rounds,
 	       (double)(h_now_ns() - t0) / 1e9);
 	return h_finish();

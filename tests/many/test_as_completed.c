@@ -50,7 +50,7 @@ Test(as_completed, invalid_arguments)
 	weft_as_completed_destroy(it);
 	weft_as_completed_destroy(NULL);
 	weft_future_release(f);
-	weft_pool_destroy(p);
+	cr_assert_eq(weft_pool_destroy(p), 0);
 }
 
 Test(as_completed, empty_set)
@@ -93,7 +93,7 @@ Test(as_completed, already_done_first_then_completion_order)
 	expect_exhausted(it);
 	weft_as_completed_destroy(it);
 	release_all(fs, 4);
-	weft_pool_destroy(p);
+	cr_assert_eq(weft_pool_destroy(p), 0);
 }
 
 /*
@@ -255,7 +255,7 @@ Test(as_completed, next_waits_for_completions)
 	pthread_join(r.t, NULL);
 	weft_as_completed_destroy(it);
 	release_all(fs, N);
-	weft_pool_destroy(p);
+	cr_assert_eq(weft_pool_destroy(p), 0);
 }
 
 Test(as_completed, cancellation_order)
@@ -309,7 +309,7 @@ Test(as_completed, each_distinct_future_once)
 	weft_future_release(a);
 	weft_future_release(b);
 	weft_future_release(c);
-	weft_pool_destroy(p);
+	cr_assert_eq(weft_pool_destroy(p), 0);
 }
 
 Test(as_completed, deadline_measured_from_create)
@@ -337,7 +337,7 @@ Test(as_completed, deadline_measured_from_create)
 	cr_expect_eq(weft_as_completed_next(it, &out), -ETIMEDOUT);
 	weft_as_completed_destroy(it);
 	weft_future_release(pend);
-	weft_pool_destroy(p);
+	cr_assert_eq(weft_pool_destroy(p), 0);
 }
 
 Test(as_completed, timeout_not_before_the_deadline)
@@ -360,7 +360,7 @@ Test(as_completed, timeout_not_before_the_deadline)
 	}
 	gate_open(&g);
 	weft_future_release(pend);
-	weft_pool_destroy(p);
+	cr_assert_eq(weft_pool_destroy(p), 0);
 }
 
 Test(as_completed, done_futures_come_out_even_after_the_deadline)
@@ -405,7 +405,7 @@ Test(as_completed, done_futures_come_out_even_after_the_deadline)
 	weft_as_completed_destroy(it);
 
 	release_all(fs, 2);
-	weft_pool_destroy(p);
+	cr_assert_eq(weft_pool_destroy(p), 0);
 }
 
 /*
@@ -465,7 +465,7 @@ Test(as_completed, add_follow_up_tasks_while_iterating)
 	cr_expect_eq(yielded, made, "yielded %zu of %zu", yielded, made);
 	weft_as_completed_destroy(it);
 	release_all(all, made);
-	weft_pool_destroy(p);
+	cr_assert_eq(weft_pool_destroy(p), 0);
 }
 
 Test(as_completed, add_duplicates_and_done_futures)
@@ -494,7 +494,7 @@ Test(as_completed, add_duplicates_and_done_futures)
 	weft_future_release(a);
 	weft_future_release(b);
 	weft_future_release(c);
-	weft_pool_destroy(p);
+	cr_assert_eq(weft_pool_destroy(p), 0);
 }
 
 Test(as_completed, add_grows_past_the_initial_table)
@@ -528,7 +528,7 @@ Test(as_completed, add_grows_past_the_initial_table)
 			     seen[i]);
 	weft_as_completed_destroy(it);
 	release_all(fs, N);
-	weft_pool_destroy(p);
+	cr_assert_eq(weft_pool_destroy(p), 0);
 }
 
 /*
@@ -589,7 +589,7 @@ Test(as_completed, destroy_at_any_point)
 			while (!atomic_load(&j[i].ran))
 				sleep_us(100);
 	}
-	weft_pool_destroy(p);
+	cr_assert_eq(weft_pool_destroy(p), 0);
 }
 
 Test(as_completed, destroy_with_cancelled_and_pending)
@@ -656,5 +656,5 @@ Test(as_completed, on_a_worker_runs_other_tasks)
 	cr_expect_eq(weft_future_get(f, NULL), 0);
 	cr_expect_eq(atomic_load(&g.count), 32);
 	weft_future_release(f);
-	weft_pool_destroy(p);
+	cr_assert_eq(weft_pool_destroy(p), 0);
 }

@@ -403,7 +403,7 @@ Test(cpython, gh83371_callback_on_a_worker)
 	wait_count(&r.late_cb, 1);
 	weft_future_release(trigger);
 	rowdy_teardown(&r);
-	weft_pool_destroy(p);
+	cr_assert_eq(weft_pool_destroy(p), 0);
 }
 
 Test(cpython, gh83371_callback_on_a_cancelling_thread)
@@ -426,7 +426,7 @@ Test(cpython, gh83371_callback_on_a_cancelling_thread)
 	wait_count(&r.late_cb, 1);
 	weft_future_release(trigger);
 	rowdy_teardown(&r);
-	weft_pool_destroy(p);
+	cr_assert_eq(weft_pool_destroy(p), 0);
 }
 
 /* Many callbacks at once, from both workers, each submitting work and
@@ -479,7 +479,7 @@ Test(cpython, gh83371_many_callbacks_nothing_lost)
 	wait_count(&s.chained, 2 * N);
 	expect_pool_alive(p);
 	release_all(fs, N);
-	weft_pool_destroy(p);
+	cr_assert_eq(weft_pool_destroy(p), 0);
 }
 
 /*
@@ -557,7 +557,7 @@ Test(cpython, gh83371_weft_fail_in_a_callback_changes_nothing)
 	blocked_stop(&b);
 	weft_future_release(victim);
 	expect_pool_alive(p);
-	weft_pool_destroy(p);
+	cr_assert_eq(weft_pool_destroy(p), 0);
 }
 
 /*
@@ -677,5 +677,5 @@ Test(cpython, gh101586_capacity_bounds_memory, .timeout = 600)
 	cr_expect_gt(atomic_load(&fl.waits), 0, "the producer never waited");
 	cr_expect_eq(atomic_load(&fl.stage_calls), fl.n);
 	cr_expect_eq(weft_pipeline_destroy(fl.pl), 0);
-	weft_pool_destroy(p);
+	cr_assert_eq(weft_pool_destroy(p), 0);
 }

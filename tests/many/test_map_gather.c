@@ -43,7 +43,7 @@ Test(map, invalid_arguments)
 	/* Nothing to submit: out may be NULL. */
 	cr_expect_eq(weft_map(p, log_fn, args, 0, NULL), 0);
 	cr_expect_eq(weft_map(p, log_fn, NULL, 0, NULL), 0);
-	weft_pool_destroy(p);
+	cr_assert_eq(weft_pool_destroy(p), 0);
 }
 
 Test(map, submits_in_order_into_out)
@@ -70,7 +70,7 @@ Test(map, submits_in_order_into_out)
 		cr_expect_eq(log.order[i], i * 3, "submitted out of order");
 	}
 	release_all(out, N);
-	weft_pool_destroy(p);
+	cr_assert_eq(weft_pool_destroy(p), 0);
 }
 
 Test(map, args_null_passes_null)
@@ -84,7 +84,7 @@ Test(map, args_null_passes_null)
 	for (int i = 0; i < N; i++)
 		cr_expect_eq(results[i], (void *)&null_marker);
 	release_all(out, N);
-	weft_pool_destroy(p);
+	cr_assert_eq(weft_pool_destroy(p), 0);
 }
 
 Test(map, after_shutdown_from_outside)
@@ -97,7 +97,7 @@ Test(map, after_shutdown_from_outside)
 	void *args[8] = {0};
 	cr_expect_eq(weft_map(p, log_fn, args, 8, out), -ESHUTDOWN);
 	cr_expect_eq(weft_map(p, log_fn, NULL, 1, out), -ESHUTDOWN);
-	weft_pool_destroy(p);
+	cr_assert_eq(weft_pool_destroy(p), 0);
 	cr_expect_eq(atomic_load(&log.calls), 0);
 }
 
@@ -164,7 +164,7 @@ Test(map, shutdown_in_the_middle_leaves_nothing_queued, .timeout = 240)
 				seen_middle = true;
 		}
 		release_all(hf, 2);
-		weft_pool_destroy(p);
+		cr_assert_eq(weft_pool_destroy(p), 0);
 	}
 	cr_log_info("map: a shutdown landed in the middle after %d attempts",
 		    attempt);
@@ -209,7 +209,7 @@ Test(map, from_a_worker_during_shutdown)
 	if (m.rc == 0)
 		release_all(m.out, 4);
 	weft_future_release(f);
-	weft_pool_destroy(p);
+	cr_assert_eq(weft_pool_destroy(p), 0);
 }
 
 /*
@@ -230,7 +230,7 @@ Test(gather, invalid_arguments)
 	cr_expect_eq(weft_gather(&f, 1, NULL, WEFT_FOREVER, &at), 0);
 	cr_expect_eq(at, 1u);
 	weft_future_release(f);
-	weft_pool_destroy(p);
+	cr_assert_eq(weft_pool_destroy(p), 0);
 }
 
 Test(gather, nothing_to_gather)
@@ -264,7 +264,7 @@ Test(gather, results_in_order)
 	/* results NULL and stopped_at NULL. */
 	cr_expect_eq(weft_gather(fs, N, NULL, 0, NULL), 0);
 	release_all(fs, N);
-	weft_pool_destroy(p);
+	cr_assert_eq(weft_pool_destroy(p), 0);
 }
 
 Test(gather, stops_at_the_first_failure_and_cancels_the_rest)
@@ -304,7 +304,7 @@ Test(gather, stops_at_the_first_failure_and_cancels_the_rest)
 	blocked_stop(&b);
 	cr_expect_eq(atomic_load(&j4.ran) + atomic_load(&j5.ran), 0);
 	release_all(fs, 8);
-	weft_pool_destroy(p);
+	cr_assert_eq(weft_pool_destroy(p), 0);
 }
 
 Test(gather, waits_in_order_before_a_later_failure)
@@ -325,7 +325,7 @@ Test(gather, waits_in_order_before_a_later_failure)
 	cr_expect_eq(results[0], (void *)5);
 	later_join(&l);
 	release_all(fs, 2);
-	weft_pool_destroy(p);
+	cr_assert_eq(weft_pool_destroy(p), 0);
 }
 
 Test(gather, cancellation_stops_it)
@@ -351,7 +351,7 @@ Test(gather, cancellation_stops_it)
 	blocked_stop(&b);
 	cr_expect_eq(atomic_load(&j2.ran) + atomic_load(&j3.ran), 0);
 	release_all(fs, 4);
-	weft_pool_destroy(p);
+	cr_assert_eq(weft_pool_destroy(p), 0);
 }
 
 /* Opens a gate from a later thread and notes when. */
@@ -403,7 +403,7 @@ Test(gather, deadline_for_the_whole_call)
 	await_done(fs[1]);
 	blocked_stop(&b);
 	release_all(fs, 3);
-	weft_pool_destroy(p);
+	cr_assert_eq(weft_pool_destroy(p), 0);
 }
 
 Test(gather, timeout_zero_only_polls)
@@ -426,7 +426,7 @@ Test(gather, timeout_zero_only_polls)
 	cr_expect_eq(at, 1u);
 	gate_open(&g);
 	release_all(fs, 2);
-	weft_pool_destroy(p);
+	cr_assert_eq(weft_pool_destroy(p), 0);
 }
 
 /* map + gather with one failing item: the executor.map pattern. Every
@@ -468,7 +468,7 @@ Test(gather, map_then_gather_with_a_failure)
 	cr_expect_eq(ran, atomic_load(&log.calls));
 	cr_expect_eq(ran + cancelled, N);
 	release_all(out, N);
-	weft_pool_destroy(p);
+	cr_assert_eq(weft_pool_destroy(p), 0);
 }
 
 /* On a worker, gather runs other tasks: map and gather inside a task of
@@ -500,5 +500,5 @@ Test(gather, on_a_worker_runs_other_tasks)
 		     "gather on the only worker deadlocked");
 	cr_expect_eq(weft_future_get(f, NULL), 0);
 	weft_future_release(f);
-	weft_pool_destroy(p);
+	cr_assert_eq(weft_pool_destroy(p), 0);
 }

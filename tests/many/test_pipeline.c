@@ -119,7 +119,7 @@ Test(pipeline, create_errors)
 		     0);
 	cr_expect_eq(weft_pipeline_destroy(pl), 0);
 	cr_expect_eq(weft_pipeline_destroy(NULL), 0);
-	weft_pool_destroy(p);
+	cr_assert_eq(weft_pool_destroy(p), 0);
 }
 
 Test(pipeline, stage_errors)
@@ -151,7 +151,7 @@ Test(pipeline, stage_errors)
 	cr_expect_eq(item, V(11), "a stage refused with -EBUSY ran");
 	cr_expect_eq(atomic_load(&b.calls), 0);
 	cr_expect_eq(weft_pipeline_destroy(pl), 0);
-	weft_pool_destroy(p);
+	cr_assert_eq(weft_pool_destroy(p), 0);
 }
 
 Test(pipeline, push_pop_close)
@@ -199,7 +199,7 @@ Test(pipeline, push_pop_close)
 	cr_expect_eq(atomic_load(&s.calls), 5, "a push refused with -EPIPE "
 					       "reached a stage");
 	cr_expect_eq(weft_pipeline_destroy(pl), 0);
-	weft_pool_destroy(p);
+	cr_assert_eq(weft_pool_destroy(p), 0);
 }
 
 struct popper {
@@ -231,7 +231,7 @@ Test(pipeline, close_wakes_a_waiting_pop)
 	cr_expect_eq(pp.rc, 0);
 	cr_expect_lt(pp.took, 5000 * MS);
 	cr_expect_eq(weft_pipeline_destroy(pl), 0);
-	weft_pool_destroy(p);
+	cr_assert_eq(weft_pool_destroy(p), 0);
 }
 
 Test(pipeline, without_stages_items_pass_through)
@@ -248,7 +248,7 @@ Test(pipeline, without_stages_items_pass_through)
 	}
 	cr_expect_eq(pop10(pl, &item), 0);
 	cr_expect_eq(weft_pipeline_destroy(pl), 0);
-	weft_pool_destroy(p);
+	cr_assert_eq(weft_pool_destroy(p), 0);
 }
 
 Test(pipeline, null_items_flow_through)
@@ -270,7 +270,7 @@ Test(pipeline, null_items_flow_through)
 	for (int i = 0; i < 3; i++)
 		cr_expect_eq(atomic_load(&s[i].seen_null), 10);
 	cr_expect_eq(weft_pipeline_destroy(pl), 0);
-	weft_pool_destroy(p);
+	cr_assert_eq(weft_pool_destroy(p), 0);
 }
 
 Test(pipeline, stages_in_order_transform)
@@ -297,7 +297,7 @@ Test(pipeline, stages_in_order_transform)
 		cr_expect_geq(s[2].log[k], 21000);
 	}
 	cr_expect_eq(weft_pipeline_destroy(pl), 0);
-	weft_pool_destroy(p);
+	cr_assert_eq(weft_pool_destroy(p), 0);
 }
 
 /*
@@ -369,7 +369,7 @@ static void run_failures(unsigned pflags, unsigned sflags)
 	void *item;
 	cr_expect_eq(pop10(pl, &item), 0);
 	cr_expect_eq(weft_pipeline_destroy(pl), 0);
-	weft_pool_destroy(p);
+	cr_assert_eq(weft_pool_destroy(p), 0);
 }
 
 Test(pipeline, failed_items_unordered)
@@ -463,7 +463,7 @@ Test(pipeline, ordered_output_under_random_delays)
 	/* The delays overlapped: the unordered stage ran items at once. */
 	cr_expect_geq(atomic_load(&s[0].max_active), 2);
 	cr_expect_eq(weft_pipeline_destroy(pl), 0);
-	weft_pool_destroy(p);
+	cr_assert_eq(weft_pool_destroy(p), 0);
 }
 
 Test(pipeline, unordered_output_each_item_once)
@@ -485,7 +485,7 @@ Test(pipeline, unordered_output_each_item_once)
 	for (int i = 0; i < N; i++)
 		cr_expect_eq(seen[i], 1);
 	cr_expect_eq(weft_pipeline_destroy(pl), 0);
-	weft_pool_destroy(p);
+	cr_assert_eq(weft_pool_destroy(p), 0);
 }
 
 /* WEFT_STAGE_ORDERED after an unordered, concurrent stage: one item at
@@ -526,7 +526,7 @@ static void run_ordered_stage(unsigned conc_arg)
 		cr_expect_eq(s[1].log[k], k, "ordered stage call %d got %ld", k,
 			     (long)s[1].log[k]);
 	cr_expect_eq(weft_pipeline_destroy(pl), 0);
-	weft_pool_destroy(p);
+	cr_assert_eq(weft_pool_destroy(p), 0);
 }
 
 Test(pipeline, ordered_stage_after_a_concurrent_one)
@@ -565,7 +565,7 @@ Test(pipeline, concurrency_bound_respected)
 			     atomic_load(&s.max_active));
 		cr_expect_eq(atomic_load(&t.max_active), 1);
 		cr_expect_eq(weft_pipeline_destroy(pl), 0);
-		weft_pool_destroy(p);
+		cr_assert_eq(weft_pool_destroy(p), 0);
 	}
 }
 
@@ -646,7 +646,7 @@ Test(pipeline, capacity_back_pressure)
 	cr_expect_eq(count, 5);
 	cr_expect_eq(atomic_load(&s.calls), 5);
 	cr_expect_eq(weft_pipeline_destroy(pl), 0);
-	weft_pool_destroy(p);
+	cr_assert_eq(weft_pool_destroy(p), 0);
 }
 
 Test(pipeline, capacity_counts_items_inside_stages)
@@ -674,7 +674,7 @@ Test(pipeline, capacity_counts_items_inside_stages)
 		count++;
 	cr_expect_eq(count, 4);
 	cr_expect_eq(weft_pipeline_destroy(pl), 0);
-	weft_pool_destroy(p);
+	cr_assert_eq(weft_pool_destroy(p), 0);
 }
 
 /*
@@ -720,7 +720,7 @@ Test(pipeline, push_on_a_worker_helps)
 	cr_expect_eq(wp.errors, 0);
 	weft_future_release(f);
 	cr_expect_eq(weft_pipeline_destroy(pl), 0);
-	weft_pool_destroy(p);
+	cr_assert_eq(weft_pool_destroy(p), 0);
 }
 
 /* The same from the other end: a task pops, on the only worker, items
@@ -762,7 +762,7 @@ Test(pipeline, pop_on_a_worker_helps)
 	cr_expect_eq(wc.errors, 0);
 	weft_future_release(f);
 	cr_expect_eq(weft_pipeline_destroy(pl), 0);
-	weft_pool_destroy(p);
+	cr_assert_eq(weft_pool_destroy(p), 0);
 }
 
 /*
@@ -786,7 +786,7 @@ Test(pipeline, destroy_before_any_push)
 	weft_pipeline_close(pl);
 	cr_expect_eq(weft_pipeline_destroy(pl), 0);
 	cr_expect_eq(atomic_load(&s.calls), 0);
-	weft_pool_destroy(p);
+	cr_assert_eq(weft_pool_destroy(p), 0);
 }
 
 Test(pipeline, destroy_with_items_waiting_to_be_popped)
@@ -804,7 +804,7 @@ Test(pipeline, destroy_with_items_waiting_to_be_popped)
 		cr_expect_eq(pop10(pl, &item), 1);
 		cr_expect_eq(weft_pipeline_destroy(pl), 0);
 	}
-	weft_pool_destroy(p);
+	cr_assert_eq(weft_pool_destroy(p), 0);
 }
 
 struct destroyer {
@@ -856,7 +856,7 @@ Test(pipeline, destroy_waits_for_running_stage_functions)
 	cr_expect_eq(atomic_load(&s[1].calls), c1);
 	cr_expect_eq(atomic_load(&s[2].calls), c2);
 	cr_expect_leq(c0, 12);
-	weft_pool_destroy(p);
+	cr_assert_eq(weft_pool_destroy(p), 0);
 }
 
 Test(pipeline, destroy_at_random_points_while_busy)
@@ -891,7 +891,7 @@ Test(pipeline, destroy_at_random_points_while_busy)
 		for (int i = 0; i < 3; i++)
 			cr_expect_eq(atomic_load(&s[i].active), 0);
 	}
-	weft_pool_destroy(p);
+	cr_assert_eq(weft_pool_destroy(p), 0);
 }
 
 /* destroy on the only worker, with item tasks queued behind it on that
@@ -932,7 +932,7 @@ Test(pipeline, destroy_on_the_only_worker)
 		     "destroy on the only worker deadlocked");
 	cr_expect_eq(ld.rc, 0);
 	weft_future_release(f);
-	weft_pool_destroy(p);
+	cr_assert_eq(weft_pool_destroy(p), 0);
 }
 
 Test(pipeline, destroy_from_inside_a_stage_is_edeadlk)
@@ -953,7 +953,7 @@ Test(pipeline, destroy_from_inside_a_stage_is_edeadlk)
 	cr_expect_eq(atomic_load(&s[0].destroy_rc), -EDEADLK);
 	s[0].destroy_me = NULL;
 	cr_expect_eq(weft_pipeline_destroy(pl), 0);
-	weft_pool_destroy(p);
+	cr_assert_eq(weft_pool_destroy(p), 0);
 }
 
 Test(pipeline, push_after_pool_shutdown)
@@ -971,7 +971,7 @@ Test(pipeline, push_after_pool_shutdown)
 	weft_pipeline_close(pl);
 	cr_expect_eq(pop10(pl, &item), 0);
 	cr_expect_eq(weft_pipeline_destroy(pl), 0);
-	weft_pool_destroy(p);
+	cr_assert_eq(weft_pool_destroy(p), 0);
 }
 
 /* The pool cancels the pipeline's pending tasks: every item still comes
@@ -1006,7 +1006,7 @@ Test(pipeline, pool_cancel_pending_drains)
 	cr_expect_eq(out, 10);
 	cr_expect_eq(weft_pipeline_destroy(pl), 0);
 	weft_future_release(hf);
-	weft_pool_destroy(p);
+	cr_assert_eq(weft_pool_destroy(p), 0);
 }
 
 /* A push waiting for space fails with -ESHUTDOWN when the pool cancels the
@@ -1040,5 +1040,5 @@ Test(pipeline, pool_cancel_pending_fails_a_waiting_push)
 	cr_expect_eq(atomic_load(&s.calls), 0);
 	cr_expect_eq(weft_pipeline_destroy(pl), 0);
 	weft_future_release(hf);
-	weft_pool_destroy(p);
+	cr_assert_eq(weft_pool_destroy(p), 0);
 }

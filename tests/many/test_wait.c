@@ -36,7 +36,7 @@ Test(wait, invalid_arguments)
 	/* The same call with valid arguments succeeds. */
 	cr_expect_eq(weft_wait(&f, 1, WEFT_ALL_COMPLETED, 0), 0);
 	weft_future_release(f);
-	weft_pool_destroy(p);
+	cr_assert_eq(weft_pool_destroy(p), 0);
 }
 
 Test(wait, first_completed)
@@ -58,7 +58,7 @@ Test(wait, first_completed)
 	later_join(&l);
 	gate_open(&g0);
 	release_all(fs, 2);
-	weft_pool_destroy(p);
+	cr_assert_eq(weft_pool_destroy(p), 0);
 }
 
 Test(wait, first_completed_counts_failure_and_cancellation)
@@ -84,7 +84,7 @@ Test(wait, first_completed_counts_failure_and_cancellation)
 	cr_expect_eq(weft_wait(gs, 2, WEFT_FIRST_COMPLETED, 0), 0);
 	gate_open(&g);
 	release_all(gs, 2);
-	weft_pool_destroy(p);
+	cr_assert_eq(weft_pool_destroy(p), 0);
 }
 
 Test(wait, first_failed_returns_at_a_failure)
@@ -103,7 +103,7 @@ Test(wait, first_failed_returns_at_a_failure)
 	later_join(&l);
 	gate_open(&g_ok);
 	release_all(fs, 2);
-	weft_pool_destroy(p);
+	cr_assert_eq(weft_pool_destroy(p), 0);
 }
 
 Test(wait, first_failed_ignores_success_and_cancellation)
@@ -149,7 +149,7 @@ Test(wait, first_failed_ignores_success_and_cancellation)
 	blocked_stop(&b);
 	release_all(fs, 3);
 	release_all(hs, 2);
-	weft_pool_destroy(p);
+	cr_assert_eq(weft_pool_destroy(p), 0);
 }
 
 Test(wait, first_failed_with_an_already_failed_future)
@@ -163,7 +163,7 @@ Test(wait, first_failed_with_an_already_failed_future)
 	cr_expect_not(weft_future_done(fs[0]));
 	gate_open(&g);
 	release_all(fs, 2);
-	weft_pool_destroy(p);
+	cr_assert_eq(weft_pool_destroy(p), 0);
 }
 
 Test(wait, all_completed_waits_for_every_future)
@@ -190,7 +190,7 @@ Test(wait, all_completed_waits_for_every_future)
 		cr_expect(weft_future_done(fs[i]));
 	later_join(&l);
 	release_all(fs, 3);
-	weft_pool_destroy(p);
+	cr_assert_eq(weft_pool_destroy(p), 0);
 }
 
 Test(wait, all_completed_mixed_outcomes_and_cancelled)
@@ -213,7 +213,7 @@ Test(wait, all_completed_mixed_outcomes_and_cancelled)
 	blocked_stop(&b);
 	cr_expect_eq(atomic_load(&c1.ran) + atomic_load(&c2.ran), 0);
 	release_all(fs, 4);
-	weft_pool_destroy(p);
+	cr_assert_eq(weft_pool_destroy(p), 0);
 }
 
 Test(wait, timeout_not_before_the_deadline)
@@ -240,7 +240,7 @@ Test(wait, timeout_not_before_the_deadline)
 	}
 	gate_open(&g);
 	weft_future_release(f);
-	weft_pool_destroy(p);
+	cr_assert_eq(weft_pool_destroy(p), 0);
 }
 
 Test(wait, timeout_zero_only_polls)
@@ -260,7 +260,7 @@ Test(wait, timeout_zero_only_polls)
 	fs[1] = done_future(p, &d);
 	cr_expect_eq(weft_wait(fs, 2, WEFT_ALL_COMPLETED, 0), 0);
 	release_all(fs, 2);
-	weft_pool_destroy(p);
+	cr_assert_eq(weft_pool_destroy(p), 0);
 }
 
 Test(wait, duplicates_count_once)
@@ -305,7 +305,7 @@ Test(wait, duplicates_count_once)
 	weft_future_release(a);
 	weft_future_release(b);
 	weft_future_release(c);
-	weft_pool_destroy(p);
+	cr_assert_eq(weft_pool_destroy(p), 0);
 }
 
 Test(wait, duplicates_cancelled_while_waiting)
@@ -343,7 +343,7 @@ Test(wait, timed_out_wait_leaves_nothing_behind)
 	/* The caller may drop its futures before they complete. */
 	release_all(fs, 4);
 	gate_open(&g);
-	weft_pool_destroy(p);
+	cr_assert_eq(weft_pool_destroy(p), 0);
 }
 
 /*
@@ -401,7 +401,7 @@ Test(wait, on_a_worker_runs_other_tasks)
 		while (atomic_load(&n.inner_ran) < 8)
 			sleep_us(100);
 	}
-	weft_pool_destroy(p);
+	cr_assert_eq(weft_pool_destroy(p), 0);
 }
 
 /* Many concurrent waiters on the same futures all wake. */
@@ -442,5 +442,5 @@ Test(wait, several_waiters_all_wake)
 		cr_expect_eq(w[i].rc, 0, "waiter %d", i);
 	}
 	release_all(fs, 3);
-	weft_pool_destroy(p);
+	cr_assert_eq(weft_pool_destroy(p), 0);
 }

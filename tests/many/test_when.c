@@ -32,7 +32,7 @@ Test(when, invalid_arguments)
 	cr_expect_eq(weft_when_any(&f, 0, &out), -EINVAL);
 	cr_expect_eq(out, (weft_future *)&j, "*out written on an error");
 	weft_future_release(f);
-	weft_pool_destroy(p);
+	cr_assert_eq(weft_pool_destroy(p), 0);
 }
 
 Test(when, when_all_of_nothing_is_already_succeeded)
@@ -82,7 +82,7 @@ Test(when, when_all_completes_when_every_input_has)
 	cr_expect_null(r, "when_all's result is NULL");
 	weft_future_release(all);
 	release_all(fs, 3);
-	weft_pool_destroy(p);
+	cr_assert_eq(weft_pool_destroy(p), 0);
 }
 
 /*
@@ -179,7 +179,7 @@ Test(when, completes_on_the_worker_that_completes_the_last_input)
 	cr_expect_eq(atomic_load(&s.done_inputs), 4);
 	weft_future_release(all);
 	release_all(fs, 4);
-	weft_pool_destroy(p);
+	cr_assert_eq(weft_pool_destroy(p), 0);
 }
 
 /* A task builds a when_all over tasks of its own one-worker pool and a
@@ -233,7 +233,7 @@ Test(when, no_thread_blocks_on_a_one_worker_pool)
 	cr_expect_eq(atomic_load(&fo.joined), 16);
 	weft_future_release(c);
 	weft_future_release(f);
-	weft_pool_destroy(p);
+	cr_assert_eq(weft_pool_destroy(p), 0);
 }
 
 Test(when, when_any_result_is_the_index)
@@ -284,7 +284,7 @@ Test(when, when_any_result_is_the_index)
 	gate_open(&gp);
 	weft_future_release(pend);
 	release_all(fs, 3);
-	weft_pool_destroy(p);
+	cr_assert_eq(weft_pool_destroy(p), 0);
 }
 
 /* "The first input to complete": f0 is observed done before f1 is even
@@ -317,7 +317,7 @@ Test(when, when_any_index_behind_a_slow_callback)
 		     (long)(intptr_t)r);
 	weft_future_release(any);
 	release_all(fs, 2);
-	weft_pool_destroy(p);
+	cr_assert_eq(weft_pool_destroy(p), 0);
 }
 
 Test(when, when_any_duplicates_report_the_lowest_index)
@@ -404,7 +404,7 @@ Test(when, outcome_of_inputs_is_irrelevant)
 	weft_future_release(failed);
 	weft_future_release(cancelled);
 	blocked_stop(&b);
-	weft_pool_destroy(p);
+	cr_assert_eq(weft_pool_destroy(p), 0);
 }
 
 /* then() on the combinator's future runs on the first input's pool. */
@@ -468,8 +468,8 @@ Test(when, then_runs_on_the_first_inputs_pool)
 	weft_future_release(any_ba);
 	weft_future_release(a);
 	weft_future_release(b);
-	weft_pool_destroy(p1);
-	weft_pool_destroy(p2);
+	cr_assert_eq(weft_pool_destroy(p1), 0);
+	cr_assert_eq(weft_pool_destroy(p2), 0);
 }
 
 Test(when, cancelling_the_output_leaves_the_inputs_alone)
@@ -517,7 +517,7 @@ Test(when, released_early_leaves_nothing_behind)
 	}
 	gate_open(&g);
 	release_all(fs, 8);
-	weft_pool_destroy(p);
+	cr_assert_eq(weft_pool_destroy(p), 0);
 }
 
 /* Many inputs completing concurrently: when_all completes once, after
@@ -565,7 +565,7 @@ Test(when, many_inputs_complete_concurrently)
 		weft_future_release(any);
 		release_all(fs, N);
 	}
-	weft_pool_destroy(p);
+	cr_assert_eq(weft_pool_destroy(p), 0);
 }
 
 /*
