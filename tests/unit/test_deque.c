@@ -3,6 +3,9 @@
  * (owner LIFO, thieves FIFO, growth, empty cases, bad arguments) and random
  * operation sequences checked against a reference model. The concurrent
  * behaviour is covered by tests/stress/deque_*.c.
+ *
+ * Every test must free what it allocated: under AddressSanitizer the
+ * suite's fini runs a leak check after each test (tests/runtime/unit.h).
  */
 #include "deque/deque.h"
 
@@ -12,7 +15,10 @@
 #include <criterion/criterion.h>
 #include <urcu/urcu-qsbr.h>
 
+#include "../runtime/unit.h"  /* unit_leak_check only */
 #include "../stress/stress.h" /* struct stress_rng only (header inline) */
+
+TestSuite(deque, .fini = unit_leak_check);
 
 /* Item i is the pointer value i + 1, so no item is NULL. */
 static void *item(uint64_t i)
