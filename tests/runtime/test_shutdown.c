@@ -368,8 +368,10 @@ Test(shutdown, cancel_pending_injected, .timeout = UNIT_TIMEOUT)
 	weft_future_release(blocker);
 }
 
-/* The same with the tasks in the blocked worker's own deque (submitted by
- * the running task) and continuations registered on them. */
+/* Tasks in the blocked worker's own deque (submitted by the running task)
+ * and continuations registered on them: the worker cancels them as it
+ * reaches them once unblocked (weft.h), so none of them runs and every
+ * callback does. */
 struct spawner {
 	struct unit_gate gate;
 	_Atomic int ran;
@@ -436,8 +438,6 @@ Test(shutdown, cancel_pending_in_worker_deque, .timeout = UNIT_TIMEOUT)
 	weft_future_release(f);
 }
 
-/* "tasks queued when the call is made are cancelled before it returns",
- * also for tasks in a worker's deque. */
 /* CANCEL_PENDING applies to tasks queued later, too: a running task's
  * submission is accepted and completes as cancelled. */
 struct late {
