@@ -635,6 +635,51 @@ def plot(w, summary, outdir):
     return svg
 
 
+def latency_note(w, mode, build):
+    """Lines for a round-trip table: weft's schedule-latency histogram
+    (weft_stats.sched_latency) from one more process run with
+    WEFT_BENCH_STATS=1, which turns the pool's timing on. Not part of the
+    timed figures: timing costs clock reads per task."""
+    cmd = IMPLS['weft'].command(build) + [w.program_workload] + \
+        w.args[mode] + ['-r', '1']
+    env = dict(os.environ, WEFT_BENCH_STATS='1')
+    try:
+        p = subprocess.run(cmd, env=env, capture_output=True, text=True,
+                           timeout=TIMEOUT[mode])
+    except (OSError, subprocess.SubprocessError):
+        return []
+    for line in p.stderr.splitlines():
+        if line.startswith('weft sched_latency'):
+            pairs = [x.split(':') for x in
+                     line.split(':', 1)[1].split(';')[0].split()[1:]]
+            buckets = {int(b): int(c) for b, c in pairs}
+            total = sum(buckets.values())
+            if not total:
+                return []
+            cells, cum, marks = [], 0, []
+            for b in sorted(buckets):
+                cells.append('%s-%s: %d' % (fmt_ns(1 << b), fmt_ns(2 << b),
+                                            buckets[b]))
+                cum += buckets[b]
+                for q in (0.5, 0.99, 0.999):
+                    if cum >= q * total and q not in [m[0] for m in marks]:
+                        marks.append((q, 2 << b))
+            return ['weft schedule latency, submit to start (one more '
+                    'process, timing on; %d tasks): %s; %s' % (
+                        total, ', '.join('p%g < %s' % (q * 100, fmt_ns(v))
+                                         for q, v in marks),
+                        ', '.join(cells)), '']
+    return []
+
+
+def fmt_ns(ns):
+    if ns >= 1000000:
+        return '%g ms' % (ns / 1e6)
+    if ns >= 1000:
+        return '%g us' % (ns / 1e3)
+    return '%d ns' % ns
+
+
 def header(build):
     lines = []
     now = datetime.datetime.now(datetime.timezone.utc)
@@ -729,6 +774,8 @@ def main():
                                     raw)
         others[w.name] = (present, res)
         lines, summary, fails = summarize(w, mode, present, res, others)
+        if w.program_workload == 'roundtrip':
+            lines += latency_note(w, mode, build)
         progress.clear()
         print('\n'.join(lines))
         sys.stdout.flush()

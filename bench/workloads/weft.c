@@ -17,6 +17,15 @@
 
 static weft_pool *pool;
 
+/* WEFT_BENCH_STATS=1: print the pool's counters at the end, and collect
+ * the schedule-latency histogram and busy time for them (which costs
+ * clock reads per task: not for timed comparisons). */
+static bool bench_stats(void)
+{
+	const char *env = getenv("WEFT_BENCH_STATS");
+	return env && *env == '1';
+}
+
 static weft_pool *pool_new(unsigned workers)
 {
 	weft_config cfg;
@@ -24,9 +33,21 @@ static weft_pool *pool_new(unsigned workers)
 
 	weft_config_init(&cfg);
 	cfg.workers = workers;
+	cfg.timing = bench_stats();
 	if (weft_pool_create(&p, &cfg))
 		bench_die("weft_pool_create");
 	return p;
+}
+
+/* Prints the non-empty latency buckets: "[2^i ns] count" pairs. */
+static void print_latency(const weft_stats *st)
+{
+	fprintf(stderr, "weft sched_latency (log2 ns: tasks):");
+	for (int i = 0; i < WEFT_LATENCY_BUCKETS; i++)
+		if (st->sched_latency[i])
+			fprintf(stderr, " %d:%llu", i,
+				(unsigned long long)st->sched_latency[i]);
+	fprintf(stderr, "; busy_ns %llu\n", (unsigned long long)st->busy_ns);
 }
 
 /* Destroys the pool; with WEFT_BENCH_STATS=1 in the environment, prints
@@ -34,9 +55,9 @@ static weft_pool *pool_new(unsigned workers)
 static void pool_end(weft_pool *p)
 {
 	weft_stats st;
-	const char *env = getenv("WEFT_BENCH_STATS");
 
-	if (env && *env == '1' && weft_pool_stats(p, &st) == 0)
+	if (bench_stats() && weft_pool_stats(p, &st) == 0) {
+		print_latency(&st);
 		fprintf(stderr,
 			"weft stats: submitted %llu executed %llu stolen %llu "
 			"steal_attempts %llu injected %llu parks %llu "
@@ -48,6 +69,7 @@ static void pool_end(weft_pool *p)
 			(unsigned long long)st.injected,
 			(unsigned long long)st.parks,
 			(unsigned long long)st.wakeups);
+	}
 	if (weft_pool_destroy(p))
 		bench_die("weft_pool_destroy");
 }
