@@ -44,7 +44,7 @@ static uint64_t bucket_sum(const weft_stats *s)
 	return n;
 }
 
-static unsigned bucket_of(int64_t ns)
+__attribute__((unused)) static unsigned bucket_of(int64_t ns)
 {
 	unsigned b = 0;
 	while (b + 1 < WEFT_LATENCY_BUCKETS && ns >= ((int64_t)2 << b))
@@ -52,7 +52,7 @@ static unsigned bucket_of(int64_t ns)
 	return b;
 }
 
-static void spin_ns(int64_t ns)
+__attribute__((unused)) static void spin_ns(int64_t ns)
 {
 	int64_t end = unit_now_ns() + ns;
 	while (unit_now_ns() < end)
@@ -88,7 +88,7 @@ static void *next_fn(weft_future *a, void *ctx)
 	return ctx;
 }
 
-static void *fail_task(void *arg)
+__attribute__((unused)) static void *fail_task(void *arg)
 {
 	(void)arg;
 	return weft_fail(EIO);
