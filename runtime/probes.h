@@ -30,8 +30,30 @@
 
 #ifdef WEFT_USDT
 #include <sys/sdt.h>
-#define WEFT__PROBE2(name, a, b) STAP_PROBE2(weft, name, a, b)
-#define WEFT__PROBE4(name, a, b, c, d) STAP_PROBE4(weft, name, a, b, c, d)
+/* sdt.h's macros pass empty variadic arguments, which clang's -Wpedantic
+ * flags when sdt.h is not seen as a system header (liburcu's pkg-config
+ * adds its directory with -I). */
+#ifdef __clang__
+#define WEFT__SDT_PUSH                                                        \
+	_Pragma("clang diagnostic push")                                      \
+	_Pragma("clang diagnostic ignored \"-Wgnu-zero-variadic-macro-arguments\"")
+#define WEFT__SDT_POP _Pragma("clang diagnostic pop")
+#else
+#define WEFT__SDT_PUSH
+#define WEFT__SDT_POP
+#endif
+#define WEFT__PROBE2(name, a, b)                                              \
+	WEFT__SDT_PUSH STAP_PROBE2(weft, name, a, b) WEFT__SDT_POP
+#define WEFT__PROBE4(name, a, b, c, d)                                        \
+	WEFT__SDT_PUSH STAP_PROBE4(weft, name, a, b, c, d) WEFT__SDT_POP
+
+/* v in a register: an argument the compiler knows to be constant would
+ * be noted as an immediate, which perf cannot read. */
+static inline int weft__probe_reg(int v)
+{
+	__asm__("" : "+r"(v));
+	return v;
+}
 #else
 #define WEFT__PROBE2(name, a, b) ((void)0)
 #define WEFT__PROBE4(name, a, b, c, d) ((void)0)

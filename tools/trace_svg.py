@@ -10,7 +10,8 @@ usage: tools/trace_svg.py TRACE.json OUT.svg [--pool N] [--from US]
   --pool N     the pool to draw (its number in "weft pool N"); default:
                the first in the file
   --from, --to the window, in microseconds from the pool's first event;
-               default: all of it
+               default: from the first task (or submit) to the end of
+               the last task, with a small margin
   --width PX   the drawing's width (default 1200)
   --title      a heading (default: the pool's name and the window)
 
@@ -147,9 +148,14 @@ def draw(path, out, pool, t_from, t_to, width, title):
     if not timed:
         sys.exit('%s: the pool has no events' % path)
     origin = min(e['ts'] for e in timed)
-    end_all = max(e['ts'] + e.get('dur', 0) for e in timed)
-    lo = origin + (t_from or 0)
-    hi = origin + t_to if t_to is not None else end_all
+    busy = [e for e in timed if e['ph'] == 'X' or e['name'] == 'submit']
+    busy = busy or timed
+    first = min(e['ts'] for e in busy)
+    last = max(e['ts'] + e.get('dur', 0) for e in busy)
+    margin = (last - first) * 0.02
+    lo = origin + t_from if t_from is not None else max(origin,
+                                                        first - margin)
+    hi = origin + t_to if t_to is not None else last + margin
     if hi <= lo:
         sys.exit('empty window')
     plot_w = width - LEFT - 20
