@@ -56,7 +56,7 @@ weft_pool *weft_current_pool(void)
 
 static void wake(weft_pool *p, int n)
 {
-	WEFT__PROBE2(wake, p, n);
+	WEFT__PROBE2(wake, p, weft__probe_reg(n));
 	/* (N2) seq_cst: the epoch change makes a sleeper's futex wait (on
 	 * the key it read at (P2)) fail or wake; ordered after (N1). */
 	atomic_fetch_add_explicit(&p->epoch, 1, memory_order_seq_cst);
@@ -183,45 +183,55 @@ static bool pool_has_work(weft_pool *p)
  * Running.
  */
 
-/* Runs a started task's body on an observed pool (runtime/trace.h):
- * its schedule latency and busy time with timing, its slice when
- * traced. */
-static __attribute__((noinline)) unsigned
-execute_observed(struct weft__worker *w, struct weft_future *t,
-		 uint32_t observe, void **result, bool *ran)
+/* An observed pool (runtime/trace.h): around a started task's body,
+ * its schedule latency and busy time with timing, its slice when traced.
+ * Out of line, so that the body's one call site stays on the fast path
+ * (inlined there), with the observation as a call on either side. */
+struct observed_run {
+	uint64_t stamp; /* the ready stamp */
+	uintptr_t fn;
+	int64_t start;
+};
+
+static __attribute__((noinline)) void
+observe_begin(struct weft__worker *w, struct weft_future *t, uint32_t observe,
+	      struct observed_run *o)
 {
-	/* The ready stamp; result is overwritten only when t finishes. */
-	uint64_t stamp = (uint64_t)(uintptr_t)t->result;
-	uintptr_t fn = (uintptr_t)t->u.fn;
-	int64_t start = weft__now_ns();
-	bool timing = observe & WEFT__OBSERVE_TIMING;
-	if (timing) {
-		int64_t ready = (int64_t)(stamp & ~WEFT__STAMP_EXTERNAL);
+	/* result holds the stamp until t finishes. */
+	o->stamp = (uint64_t)(uintptr_t)t->result;
+	o->fn = (uintptr_t)t->u.fn;
+	o->start = weft__now_ns();
+	if (observe & WEFT__OBSERVE_TIMING) {
+		int64_t ready = (int64_t)(o->stamp & ~WEFT__STAMP_EXTERNAL);
 		weft__count(&w->timing.sched_latency[weft__latency_bucket(
-			stamp ? start - ready : 0)]);
+			o->stamp ? o->start - ready : 0)]);
 		w->run_depth++;
 	}
-	unsigned final = weft__future_execute(t, result, ran);
+}
+
+static __attribute__((noinline)) void
+observe_end(struct weft__worker *w, struct weft_future *t, uint32_t observe,
+	    const struct observed_run *o, bool ran)
+{
 	int64_t end = weft__now_ns();
-	if (timing && --w->run_depth == 0) {
+	if ((observe & WEFT__OBSERVE_TIMING) && --w->run_depth == 0) {
 		_Atomic uint64_t *busy = &w->timing.busy_ns;
 		/* relaxed: only this worker writes its timing. */
 		atomic_store_explicit(
 			busy,
 			atomic_load_explicit(busy, memory_order_relaxed) +
-				(uint64_t)(end - start),
+				(uint64_t)(end - o->start),
 			memory_order_relaxed);
 	}
-	if (*ran && (observe & WEFT__OBSERVE_TRACE)) {
-		struct weft__trace_event e = {.ts = start,
-					      .dur = end - start,
-					      .stamp = stamp,
-					      .fn = fn,
+	if (ran && (observe & WEFT__OBSERVE_TRACE)) {
+		struct weft__trace_event e = {.ts = o->start,
+					      .dur = end - o->start,
+					      .stamp = o->stamp,
+					      .fn = o->fn,
 					      .task = t,
 					      .kind = WEFT__EV_TASK};
 		weft__trace_put(w, &e);
 	}
-	return final;
 }
 
 void weft__run(struct weft__worker *w, struct weft_future *t)
@@ -238,11 +248,15 @@ void weft__run(struct weft__worker *w, struct weft_future *t)
 	WEFT__PROBE4(start, p, w->index, t, t->u.fn);
 	void *result;
 	bool ran;
+	/* Read once: the same value decides both calls (TIMING never
+	 * changes, so run_depth stays balanced). */
 	uint32_t observe = weft__observe(p);
-	unsigned final =
-		__builtin_expect(observe != 0, 0)
-			? execute_observed(w, t, observe, &result, &ran)
-			: weft__future_execute(t, &result, &ran);
+	struct observed_run o;
+	if (__builtin_expect(observe != 0, 0))
+		observe_begin(w, t, observe, &o);
+	unsigned final = weft__future_execute(t, &result, &ran);
+	if (__builtin_expect(observe != 0, 0))
+		observe_end(w, t, observe, &o, ran);
 	if (ran)
 		weft__count(&w->stats.executed);
 	if (final == WEFT_FAILED)

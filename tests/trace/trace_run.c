@@ -6,9 +6,11 @@
  * should. Public API only.
  *
  *   fib N        one pool "tra" of two workers: fib(N) by nested
- *                submit + get (so workers steal), then a pause (so they
- *                park), then 200 tasks submitted from outside (so one
- *                wakes), with a continuation on each tenth
+ *                submit + get; a task that pushes 8 children and waits
+ *                for them without helping (so the other worker must
+ *                steal them); a pause (so the workers park); then 200
+ *                tasks submitted from outside (so one wakes), with a
+ *                continuation on each tenth
  *   two N        two pools "tra" and "trb", alive at once, each running
  *                the fib mode's work from its own thread
  *   api N A B    as two, but traced from code: weft_trace_start on both,
@@ -17,6 +19,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,6 +81,31 @@ static void sleep_ms(long ms)
 }
 
 #define EXTERNAL 200
+#define BAIT 8
+
+static void *count_run(void *arg)
+{
+	atomic_fetch_add((_Atomic int *)arg, 1);
+	return NULL;
+}
+
+/* Pushes BAIT children on its worker's deque and waits for them outside
+ * weft (no helping): only a thief can run them. */
+static void *bait(void *arg)
+{
+	weft_pool *p = arg;
+	_Atomic int ran = 0;
+	for (int i = 0; i < BAIT; i++)
+		if (weft_submit(p, count_run, &ran, NULL))
+			return (void *)1;
+	for (int i = 0; atomic_load(&ran) < BAIT; i++) {
+		if (i > 100000)
+			return (void *)1; /* 10 s: no thief came */
+		struct timespec ts = {0, 100000};
+		nanosleep(&ts, NULL);
+	}
+	return NULL;
+}
 
 /* The fib mode's work on p: true if every result is right. */
 static bool work(weft_pool *p, int n)
@@ -87,6 +115,11 @@ static bool work(weft_pool *p, int n)
 	if (weft_submit(p, fib_task, &root, &f))
 		return false;
 	bool ok = weft_future_get(f, NULL) == 0 && root.result == fib_seq(n);
+	weft_future_release(f);
+	void *r = NULL;
+	if (weft_submit(p, bait, p, &f))
+		return false;
+	ok = ok && weft_future_get(f, &r) == 0 && r == NULL;
 	weft_future_release(f);
 	/* Longer than a worker's search (spin_ns): the workers park. */
 	sleep_ms(20);
@@ -98,7 +131,6 @@ static bool work(weft_pool *p, int n)
 		if (weft_future_then(fs[i * 10], plus_one, NULL, 0, &cs[i]))
 			return false;
 	for (uintptr_t i = 0; i < EXTERNAL; i++) {
-		void *r;
 		ok = ok && weft_future_get(fs[i], &r) == 0 &&
 		     (uintptr_t)r == i * i;
 		if (i % 10 == 0) {
