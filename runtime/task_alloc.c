@@ -26,13 +26,36 @@
  * outside thread's cache or malloc and may end in a worker's list, so
  * more may reach a spare stack than its pool's threads take: a batch
  * that would take it past SPARE_MAX_BATCHES is freed instead.
+ *
+ * In AddressSanitizer builds a free object is poisoned wherever it waits
+ * (a worker's list, a thread's cache, a spare stack), all but its list
+ * fields (see poison_free), so a use after the last release is a report
+ * rather than a read of stale contents.
  */
 #include <assert.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "runtime/alloc.h"
 #include "runtime/internal.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#define WEFT__POISON_FREE 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define WEFT__POISON_FREE 1
+#endif
+#endif
+
+#ifdef WEFT__POISON_FREE
+#include <sanitizer/asan_interface.h>
+#define POISON(addr, size) ASAN_POISON_MEMORY_REGION(addr, size)
+#define UNPOISON(addr, size) ASAN_UNPOISON_MEMORY_REGION(addr, size)
+#else
+#define POISON(addr, size) ((void)(addr), (void)(size))
+#define UNPOISON(addr, size) ((void)(addr), (void)(size))
+#endif
 
 static_assert(sizeof(struct weft_future) == 64,
 	      "a task object is one cache line");
@@ -58,6 +81,49 @@ static_assert(sizeof(struct weft_future) == 64,
 static void *alloc_block(void)
 {
 	return weft__aligned_alloc(64, sizeof(struct weft_future));
+}
+
+/* The last object of a batch, kept in its first object's arg. */
+static struct weft_future *batch_last(struct weft_future *batch)
+{
+	UNPOISON(&batch->arg, sizeof(batch->arg));
+	struct weft_future *last = batch->arg;
+	POISON(&batch->arg, sizeof(batch->arg));
+	return last;
+}
+
+/* Makes batch..last, linked through link.next, a batch followed by next. */
+static void set_batch(struct weft_future *batch, struct weft_future *last,
+		      struct weft_future *next)
+{
+	UNPOISON(&batch->arg, sizeof(batch->arg));
+	batch->arg = last;
+	POISON(&batch->arg, sizeof(batch->arg));
+	batch->result = next;
+}
+
+/* An object leaves the free lists for a caller. */
+static struct weft_future *hand_out(struct weft_future *t)
+{
+	UNPOISON(t, sizeof(*t));
+	return t;
+}
+
+/* An object enters a free list with its list fields set. All of it but
+ * the two fields that chain free objects (link.next, and result in a
+ * batch's first object) is poisoned: LeakSanitizer does not scan poisoned
+ * memory, and follows those two to the objects the lists hold. */
+static void poison_free(struct weft_future *t)
+{
+	POISON(t, offsetof(struct weft_future, result));
+	POISON(&t->listeners, offsetof(struct weft_future, link) -
+				      offsetof(struct weft_future, listeners));
+}
+
+static void free_block(struct weft_future *t)
+{
+	UNPOISON(t, sizeof(*t));
+	weft__free(t);
 }
 
 /*
@@ -86,7 +152,7 @@ static void free_chain(struct weft_future *t)
 {
 	while (t) {
 		struct weft_future *next = t->link.next;
-		weft__free(t);
+		free_block(t);
 		t = next;
 	}
 }
@@ -147,8 +213,7 @@ static unsigned splice_batches(struct weft_future *batch,
 	unsigned count = 0;
 	while (batch) {
 		struct weft_future *next_batch = batch->result;
-		struct weft_future *last = batch->arg;
-		last->link.next = *head;
+		batch_last(batch)->link.next = *head;
 		*head = batch;
 		count += BATCH;
 		batch = next_batch;
@@ -186,9 +251,8 @@ static void push_batch(weft_pool *p, struct weft_future *first,
 	/* relaxed: a snapshot to start the CAS from. */
 	struct weft_future *top =
 		atomic_load_explicit(&p->spare, memory_order_relaxed);
-	first->arg = last;
 	do
-		first->result = top;
+		set_batch(first, last, top);
 	/* release: publishes the batch's links to the exchange in
 	 * take_spare. Push-only CAS: no ABA. */
 	while (!atomic_compare_exchange_weak_explicit(&p->spare, &top, first,
@@ -219,7 +283,7 @@ static void hand_back(weft_pool *p)
 		tls_cache.full = batch->result;
 		tls_cache.full_n--;
 		tls_cache.freed_n--;
-		push_batch(p, batch, batch->arg);
+		push_batch(p, batch, batch_last(batch));
 	}
 	tls_cache.freed_n = 0;
 }
@@ -234,7 +298,7 @@ static struct weft_future *refill_worker(struct weft__worker *w)
 		return alloc_block();
 	w->free_list = t->link.next;
 	w->free_count--;
-	return t;
+	return hand_out(t);
 }
 
 struct weft_future *weft__task_alloc(weft_pool *p)
@@ -246,7 +310,7 @@ struct weft_future *weft__task_alloc(weft_pool *p)
 		if (t) {
 			w->free_list = t->link.next;
 			w->free_count--;
-			return t;
+			return hand_out(t);
 		}
 		return refill_worker(w);
 	}
@@ -263,10 +327,10 @@ struct weft_future *weft__task_alloc(weft_pool *p)
 		if (tls_cache.freed_n)
 			tls_cache.freed_n--; /* the top batch came from frees */
 		tls_cache.part = batch;
-		tls_cache.part_last = batch->arg;
+		tls_cache.part_last = batch_last(batch);
 		tls_cache.part_n = BATCH;
 	}
-	t = tls_cache.part;
+	t = hand_out(tls_cache.part);
 	tls_cache.part = t->link.next;
 	tls_cache.part_n--;
 	/* The objects came from another core: start fetching the next two
@@ -285,6 +349,7 @@ void weft__task_free(struct weft_future *t)
 		 * weft__task_alloc (a free object's antecedent is unused; a
 		 * stale pointer is harmless: a prefetch never faults). */
 		t->antecedent = t->link.next ? t->link.next->link.next : NULL;
+		poison_free(t);
 		w->free_list = t;
 		if (++w->free_count > WORKER_CACHE_MAX)
 			give_batch(w);
@@ -298,12 +363,12 @@ void weft__task_free(struct weft_future *t)
 	if (!tls_cache.part)
 		tls_cache.part_last = t;
 	t->link.next = tls_cache.part;
+	poison_free(t);
 	tls_cache.part = t;
 	if (++tls_cache.part_n < BATCH)
 		return;
 	/* The partial batch is whole: t is its first object. */
-	t->arg = tls_cache.part_last;
-	t->result = tls_cache.full;
+	set_batch(t, tls_cache.part_last, tls_cache.full);
 	tls_cache.full = t;
 	tls_cache.full_n++;
 	tls_cache.freed_n++;
