@@ -5,7 +5,7 @@ depth and its steal, park and wake events, and a lane for the external
 submits above them. Python standard library only.
 
 usage: tools/trace_svg.py TRACE.json OUT.svg [--pool N] [--from US]
-                          [--to US] [--width PX] [--title TEXT]
+                          [--to US] [--width PX] [--rows N] [--title TEXT]
 
   --pool N     the pool to draw (its number in "weft pool N"); default:
                the first in the file
@@ -13,6 +13,8 @@ usage: tools/trace_svg.py TRACE.json OUT.svg [--pool N] [--from US]
                default: from the first task (or submit) to the end of
                the last task, with a small margin
   --width PX   the drawing's width (default 1200)
+  --rows N     nesting levels drawn per worker (default 5; deeper slices
+               share the last row); rows get thinner past 5
   --title      a heading (default: the pool's name and the window)
 
 Slices narrower than a pixel are merged with their neighbours in the
@@ -27,8 +29,7 @@ import json
 import sys
 from xml.sax.saxutils import escape
 
-ROW_H = 14          # one nesting level of slices
-MAX_ROWS = 5        # deeper slices share the last row
+ROW_H = 14          # one nesting level of slices, up to 5 levels
 LANE_GAP = 10
 MARK_H = 8          # steal, park, wake marks
 SUBMIT_LANE_H = 18
@@ -46,12 +47,19 @@ def colour(name):
     return '#%02x%02x%02x' % (int(r * 255), int(g * 255), int(b * 255))
 
 
-def fmt_us(us):
-    if abs(us) >= 1000000:
-        return '%.3g s' % (us / 1e6)
-    if abs(us) >= 1000:
-        return '%.3g ms' % (us / 1e3)
-    return '%.3g us' % us
+def fmt_us(us, step=None):
+    """A time; with step (the axis' tick spacing), with the digits that
+    tell ticks apart."""
+    for unit, scale in (('s', 1e6), ('ms', 1e3), ('us', 1.0)):
+        if abs(us) >= scale or unit == 'us':
+            if step is None:
+                return '%.3g %s' % (us / scale, unit)
+            digits = 0
+            while digits < 6 and round(step / scale, digits) == 0 or \
+                    abs(round(step / scale, digits) - step / scale) > \
+                    step / scale * 1e-6 and digits < 6:
+                digits += 1
+            return '%.*f %s' % (digits, us / scale, unit)
 
 
 def load(path, pool):
@@ -138,7 +146,8 @@ class Svg:
                                  fill, escape(title)))
 
 
-def draw(path, out, pool, t_from, t_to, width, title):
+def draw(path, out, pool, t_from, t_to, width, title, max_rows):
+    row_h = ROW_H if max_rows <= 5 else max(4, ROW_H * 5 // max_rows)
     pool_name, evs = load(path, pool)
     threads = {e['tid']: e['args']['name'] for e in evs
                if e.get('ph') == 'M' and e.get('name') == 'thread_name'}
@@ -194,11 +203,11 @@ def draw(path, out, pool, t_from, t_to, width, title):
         rows = 1
         placed = collections.defaultdict(list)
         for depth, s in depths(slices[tid]):
-            row = min(depth, MAX_ROWS - 1)
+            row = min(depth, max_rows - 1)
             rows = max(rows, row + 1)
             placed[row].append(s[:3])
         rows_of[tid] = (rows, placed)
-        h = rows * ROW_H + MARK_H + 4
+        h = rows * row_h + MARK_H + 4
         lanes.append((tid, y, h))
         y += h + LANE_GAP
     height = y + 70
@@ -218,7 +227,8 @@ def draw(path, out, pool, t_from, t_to, width, title):
         x = px(t)
         svg.add('<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="#ccc"/>' %
                 (x, axis_y, x, y))
-        svg.text(x, axis_y - 4, fmt_us(t - origin), size=10,
+        svg.text(x, axis_y - 4, fmt_us(t - origin, (hi - lo) / AXIS_TICKS),
+                 size=10,
                  anchor='middle', fill='#555')
     totals = collections.Counter()
     for tid, ly, lh in lanes:
@@ -243,9 +253,9 @@ def draw(path, out, pool, t_from, t_to, width, title):
                        if count == 1 else
                        '%d tasks, %s busy in %s (longest: %s)' %
                        (count, fmt_us(busy), fmt_us(e - s), fn))
-                svg.rect(px(s), ly + row * ROW_H + 1, px(e) - px(s),
-                         ROW_H - 2, colour(fn), tip)
-        my = ly + rows * ROW_H + 2
+                svg.rect(px(s), ly + row * row_h + 1, px(e) - px(s),
+                         row_h - (2 if row_h > 6 else 1), colour(fn), tip)
+        my = ly + rows * row_h + 2
         for e in marks[tid]:
             kind = e['name']
             tip = '%s at %s' % (kind, fmt_us(e['ts'] - origin))
@@ -291,9 +301,13 @@ def main():
     ap.add_argument('--from', dest='t_from', type=float)
     ap.add_argument('--to', dest='t_to', type=float)
     ap.add_argument('--width', type=int, default=1200)
+    ap.add_argument('--rows', type=int, default=5)
     ap.add_argument('--title')
     a = ap.parse_args()
-    draw(a.trace, a.out, a.pool, a.t_from, a.t_to, a.width, a.title)
+    if a.rows < 1:
+        ap.error('--rows must be at least 1')
+    draw(a.trace, a.out, a.pool, a.t_from, a.t_to, a.width, a.title,
+         a.rows)
 
 
 if __name__ == '__main__':
