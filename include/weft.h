@@ -460,8 +460,9 @@ WEFT_API int weft_pool_stats(const weft_pool *p, weft_stats *out);
  * 268435456; 48 bytes each, memory the kernel provides as it is first
  * written). A full buffer drops later events and counts them: tracing
  * never blocks and never grows. A traced task costs three clock reads
- * and one event; untraced, tracing costs one predictable branch where a
- * task becomes ready and one where it starts.
+ * and one event; untraced, tracing costs a load and a predictable
+ * branch where a task becomes ready, and a load tested before and after
+ * the task's body where it runs (bench/RESULTS.md, "Observability").
  *
  * WEFT_TRACE=path in the environment traces every pool of the process
  * from weft_pool_create to weft_pool_destroy (and turns on

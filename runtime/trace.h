@@ -11,8 +11,10 @@
  *   session's owner (trace.c, under trace_lock). Submitters and workers
  *   load it relaxed: a task made ready, started or stolen while the word
  *   changes is simply observed or not. With the word zero, each task pays
- *   one load and one untaken branch where it becomes ready and one where
- *   it starts; stealing, parking and waking test the same word.
+ *   one load and one untaken branch where it becomes ready, and where it
+ *   runs one load tested on either side of the body (worker.c keeps the
+ *   body's one call site inline that way); stealing, parking and waking
+ *   test the same word.
  *
  * The ready stamp (in the task object's result field)
  *   An observed pool stamps each task when it becomes ready (submitted,
