@@ -4,7 +4,7 @@ from two builds of the same commit, side by side, interleaved, plus the
 first build with tracing on.
 
 usage: bench/obs_cost.py --with BUILD --without BUILD [--reps N]
-                         [--mode quick|full] [--only W,W...]
+                         [--mode quick|full] [--only W,W...] [--no-traced]
 
   --with     a build with tracing compiled in (the default -Dtrace=true,
              USDT probes if sys/sdt.h was found), -Dbenchmarks=true
@@ -13,6 +13,8 @@ usage: bench/obs_cost.py --with BUILD --without BUILD [--reps N]
   --mode     the sizes bench/run.py uses in that mode (default full)
   --only     some of: fib-1, chain, external, roundtrip-parked,
              roundtrip-hot (default all)
+  --no-traced  leave out the traced variant (a traced full-size run
+             records tens of millions of events and writes them as JSON)
 
 Variants, run in rotated order (A B C, B C A, C A B, ...) for each
 workload and repetition:
@@ -46,6 +48,7 @@ def main():
     ap.add_argument('--reps', type=int, default=7)
     ap.add_argument('--mode', default='full', choices=['quick', 'full'])
     ap.add_argument('--only', default=','.join(WORKLOADS))
+    ap.add_argument('--no-traced', action='store_true')
     a = ap.parse_args()
     by_name = {w.name: w for w in R.WORKLOADS}
     names = a.only.split(',')
@@ -55,13 +58,16 @@ def main():
     _, head = R.header(a.on)
     print('\n'.join(head))
     print('command: bench/obs_cost.py --with %s --without %s --reps %d '
-          '--mode %s --only %s' % (a.on, a.off, a.reps, a.mode, a.only))
+          '--mode %s --only %s%s' % (a.on, a.off, a.reps, a.mode, a.only,
+                                     ' --no-traced' if a.no_traced else ''))
     tmp = tempfile.mkdtemp(prefix='weft-obs-')
     trace = os.path.join(tmp, 't.json')
     variants = [('compiled out', a.off, {}),
                 ('off', a.on, {}),
                 ('traced', a.on, {'WEFT_TRACE': trace,
                                   'WEFT_TRACE_EVENTS': str(1 << 24)})]
+    if a.no_traced:
+        variants.pop()
     for name in names:
         w = by_name[name]
         res = {v[0]: {} for v in variants}
@@ -107,7 +113,7 @@ def main():
                     R.fmt(max(r)))))
             print('  %-13s %s' % (label, '  '.join(cells)))
         key = w.cases[0][0]
-        if name in ('fib-1', 'external') and res['traced'].get(key) and \
+        if name in ('fib-1', 'external') and res.get('traced', {}).get(key) and \
                 res['off'].get(key):
             d = statistics.median(res['traced'][key]) - \
                 statistics.median(res['off'][key])
