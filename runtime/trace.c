@@ -249,6 +249,7 @@ int weft_trace_stop(weft_pool *p, const char *path)
 
 void weft__trace_pool_init(weft_pool *p, bool timing)
 {
+	/* The last trace_id handed out: every pool_create adds to it. */
 	static _Atomic unsigned next_id;
 	/* relaxed: only distinct numbers are needed. */
 	p->trace_id = atomic_fetch_add_explicit(&next_id, 1,
