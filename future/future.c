@@ -425,6 +425,11 @@ void weft__callback_attach(struct weft_future *f, struct weft_future *n)
 	}
 }
 
+bool weft__callback_push(struct weft_future *f, struct weft_future *n)
+{
+	return listener_push(f, n);
+}
+
 int weft_future_on_done(weft_future *f, weft_callback cb, void *ctx)
 {
 	if (!f || !cb)

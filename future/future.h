@@ -94,7 +94,11 @@ struct weft_future {
 	/* The listener stack; see (L1), (L2). Written by registrants (CAS)
 	 * and the completer (exchange); read by both. */
 	_Atomic(struct weft_future *) listeners;
-	weft_pool *pool;               /* immutable; NULL for callback nodes */
+	union {
+		weft_pool *pool;       /* immutable; NULL for callback nodes */
+		/* A completion-queue post's node (future/cq.c): its queue. */
+		weft_cq *cq;
+	};
 	/* KIND_THEN: the future it follows (holds a reference on it).
 	 * KIND_CALLBACK: unused. A free object on a worker's list: the
 	 * object two places down that list, a prefetch hint only
@@ -203,6 +207,11 @@ struct weft_future *weft__callback_new(weft_callback cb, void *ctx,
 /* Registers a node from weft__callback_new on f; if f is already done the
  * callback runs now, on the calling thread. Never fails. */
 void weft__callback_attach(struct weft_future *f, struct weft_future *n);
+/* Pushes a node from weft__callback_new onto f's listeners: true, or
+ * false if f is already done, with n untouched for the caller to deliver
+ * itself (the caller then sees f's result). For callbacks whose ctx is
+ * the node itself, which weft__callback_attach frees before it runs. */
+bool weft__callback_push(struct weft_future *f, struct weft_future *n);
 
 /* True if f's body is on this thread's stack (the caller runs inside f's
  * task or continuation, maybe nested while it helps): waiting for f would

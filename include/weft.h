@@ -45,10 +45,14 @@ typedef struct weft_pool weft_pool;
 
 typedef struct weft_config {
 	size_t size;       /* set by weft_config_init; lets the struct grow */
-	unsigned workers;  /* 0: one per online CPU; at most WEFT_MAX_WORKERS.
-			    * A thread outside the pool that keeps submitting
-			    * small tasks also needs a CPU: on few CPUs, one
-			    * worker fewer can be faster (bench/RESULTS.md) */
+	/* 0: the CPUs this process may run on (its affinity mask when the
+	 * pool is created), capped by its cgroup v2 CPU quota (cpu.max of
+	 * its cgroup and of each ancestor under /sys/fs/cgroup, quota /
+	 * period rounded up; "max" is no cap), at least 1. At most
+	 * WEFT_MAX_WORKERS. A thread outside the pool that keeps submitting
+	 * small tasks also needs a CPU: on few CPUs, one worker fewer can be
+	 * faster (bench/RESULTS.md) */
+	unsigned workers;
 	const char *name;  /* thread-name prefix, default "weft": "weft-0", ...;
 			    * copied by weft_pool_create (at most 10 bytes are
 			    * used, so names fit the kernel's 15) */
@@ -71,7 +75,26 @@ typedef struct weft_config {
 	 * turns it on for every pool. A build configured with -Dtrace=false
 	 * ignores it. */
 	bool timing;
+	/* Admission control for threads outside the pool. 0: unbounded.
+	 * Otherwise a new submission from a thread that is not one of the
+	 * pool's workers (weft_submit, weft_map, weft_future_then on a done
+	 * future) returns -EAGAIN while max_queued tasks that entered that
+	 * way (the injection path) wait to start: nothing is queued and the
+	 * caller keeps what it passed. Work the pool's own tasks submit, and
+	 * continuations that become ready, are never refused (they count
+	 * while they wait in the injection path, so a refusal may follow
+	 * them). The bound is exact: the count is one shared word that
+	 * outside submitters and the workers that take their tasks update,
+	 * only when max_queued is set. */
+	size_t max_queued;
+	/* Worker stack size in bytes; 0: the system's default. Otherwise
+	 * from WEFT_MIN_STACK_SIZE to WEFT_MAX_STACK_SIZE (else -EINVAL),
+	 * rounded up to whole pages. */
+	size_t stack_size;
 } weft_config;
+
+#define WEFT_MIN_STACK_SIZE ((size_t)64 << 10)
+#define WEFT_MAX_STACK_SIZE ((size_t)1 << 30)
 
 #define WEFT_MAX_WORKERS 1024u
 
@@ -81,7 +104,8 @@ WEFT_API void weft_config_init(weft_config *cfg);
 /* Creates a pool and starts its workers. cfg may be NULL (defaults); it is
  * borrowed for the call only. *out receives the pool.
  * Errors: -EINVAL (out NULL, cfg->size too small or not set by
- * weft_config_init, workers > WEFT_MAX_WORKERS, spin_ns absurd), -ENOMEM,
+ * weft_config_init, workers > WEFT_MAX_WORKERS, spin_ns absurd, stack_size
+ * not 0 and outside [WEFT_MIN_STACK_SIZE, WEFT_MAX_STACK_SIZE]), -ENOMEM,
  * -EAGAIN (a worker thread could not be created); on error nothing is left
  * behind and *out is untouched. Any thread. */
 WEFT_API int weft_pool_create(weft_pool **out, const weft_config *cfg);
@@ -140,7 +164,9 @@ enum weft_state {
  * wakes a parked worker if needed. *out receives a new reference (release
  * it with weft_future_release); out NULL submits a detached task.
  * Errors: -EINVAL (p or fn NULL), -ESHUTDOWN (shutdown started and the
- * caller is not one of p's workers), -ENOMEM. Any thread. */
+ * caller is not one of p's workers), -EAGAIN (the caller is not one of p's
+ * workers and weft_config.max_queued of its tasks wait to start; nothing
+ * was queued), -ENOMEM. Any thread. */
 WEFT_API int weft_submit(weft_pool *p, weft_fn fn, void *arg,
 			 weft_future **out);
 
@@ -211,7 +237,9 @@ WEFT_API int weft_future_on_done(weft_future *f, weft_callback cb, void *ctx);
  * runs there.
  * Errors: -EINVAL (f or fn NULL, unknown flags, or f has no pool),
  * -ESHUTDOWN (f is done, its pool is shut down and the caller is not one of
- * its workers), -ENOMEM. Any thread. */
+ * its workers), -EAGAIN (f is done, the caller is not one of its workers
+ * and the pool's weft_config.max_queued is reached), -ENOMEM. Any
+ * thread. */
 WEFT_API int weft_future_then(weft_future *f, weft_then_fn fn, void *ctx,
 			      unsigned flags, weft_future **out);
 
@@ -293,8 +321,9 @@ WEFT_API void weft_as_completed_destroy(weft_as_completed *it);
  * references). All or nothing: on failure nothing it submitted stays
  * queued (what it submitted is cancelled and released) and out[] holds
  * nothing valid. args may be NULL (every argument NULL).
- * Errors: -EINVAL (p, fn or out NULL with n > 0), -ESHUTDOWN, -ENOMEM.
- * Any thread. */
+ * Errors: -EINVAL (p, fn or out NULL with n > 0), -ESHUTDOWN, -EAGAIN
+ * (off the workers, weft_config.max_queued was reached partway: nothing
+ * stays queued, as above), -ENOMEM. Any thread. */
 WEFT_API int weft_map(weft_pool *p, weft_fn fn, void *const *args, size_t n,
 		      weft_future **out);
 
@@ -311,6 +340,55 @@ WEFT_API int weft_map(weft_pool *p, weft_fn fn, void *const *args, size_t n,
  * Any thread; on a worker it runs other tasks while it waits. */
 WEFT_API int weft_gather(weft_future *const *fs, size_t n, void **results,
 			 int64_t timeout_ns, size_t *stopped_at);
+
+/* ------------------------------------------------------------------ */
+/* Completion queues                                                    */
+
+/*
+ * A completion queue hands finished futures to an event loop: post a
+ * future with a tag, poll weft_cq_fd (EPOLLIN) in the loop, and when it is
+ * readable pop until pop returns 0. Entries come out in the order they
+ * were queued (when their futures completed, not when they were posted).
+ * The fd is readable while entries wait; it may also stay readable for a
+ * moment after the last entry was popped, until a pop that returns 0,
+ * which clears it. A pop that returns 0 never leaves entries waiting
+ * behind a cleared fd: no wake-up is lost.
+ */
+typedef struct weft_cq weft_cq;
+
+/* Creates an empty queue with its eventfd (EFD_NONBLOCK | EFD_CLOEXEC).
+ * Errors: -EINVAL (out NULL), -ENOMEM, and eventfd's -EMFILE, -ENFILE,
+ * -ENODEV; *out is untouched on error. Any thread. */
+WEFT_API int weft_cq_create(weft_cq **out);
+
+/* The queue's eventfd, owned by cq (never close or read it; it stays
+ * valid until weft_cq_destroy). Errors: -EINVAL (cq NULL). Any thread. */
+WEFT_API int weft_cq_fd(const weft_cq *cq);
+
+/* Queues (f, tag) on cq when f completes in any way (at once if it is
+ * already done). The post takes its own reference on f, which pop hands
+ * to the caller: the caller's reference stays its own. tag is opaque (may
+ * be NULL). A future may be posted any number of times, to any queues.
+ * Many threads may post at once, without a lock.
+ * Errors: -EINVAL (f or cq NULL), -ENOMEM (nothing is posted). Any thread,
+ * callbacks included. */
+WEFT_API int weft_future_post(weft_future *f, weft_cq *cq, void *tag);
+
+/* Takes the oldest entry without blocking: returns 1 with *f (a reference
+ * that is now the caller's: release it) and *tag (tag may be NULL), or 0
+ * when none waits (an entry whose future is completing at that moment may
+ * come on the next pop, and the fd says so).
+ * Errors: -EINVAL (cq or f NULL), -EBUSY (another pop on cq is in
+ * progress: pops are for one thread at a time). Any thread. */
+WEFT_API int weft_cq_pop(weft_cq *cq, weft_future **f, void **tag);
+
+/* Closes the fd and frees cq. Returns -EBUSY, freeing nothing, while a
+ * post is pending: posted and not yet popped (its future may still be
+ * running, or it is queued). Pop every entry first. No other call on cq
+ * may be in progress or follow a successful destroy; every post call must
+ * have returned (its delivery may still be in flight: that is what -EBUSY
+ * reports). NULL: 0. Any thread. */
+WEFT_API int weft_cq_destroy(weft_cq *cq);
 
 /* ------------------------------------------------------------------ */
 /* Pipelines                                                            */

@@ -101,12 +101,13 @@ void weft__alloc_hook_live(int delta)
 	add(&live, (uint64_t)(int64_t)delta);
 }
 
-int weft__alloc_hook_thread_create(pthread_t *thread, void *(*fn)(void *),
-				   void *arg)
+int weft__alloc_hook_thread_create(pthread_t *thread,
+				   const pthread_attr_t *attr,
+				   void *(*fn)(void *), void *arg)
 {
 	if (add(&thread_attempts, 1) == get(&thread_fail_at)) {
 		add(&thread_failures, 1);
 		return EAGAIN;
 	}
-	return pthread_create(thread, NULL, fn, arg);
+	return pthread_create(thread, attr, fn, arg);
 }

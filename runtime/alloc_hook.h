@@ -52,6 +52,7 @@ void weft__alloc_counts(struct weft__alloc_counts *out);
 
 /* What runtime/pool.c calls instead of pthread_create in a hooked build. */
 int weft__alloc_hook_thread_create(pthread_t *thread,
+				   const pthread_attr_t *attr,
 				   void *(*fn)(void *), void *arg);
 
 #endif

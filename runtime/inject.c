@@ -47,7 +47,34 @@ struct weft_future *weft__inject_pop(struct weft__worker *w)
 		return NULL;
 	struct weft_future *t = weft__from_qnode(node);
 	weft__tsan_acquire(t);
+	if (w->pool->max_queued)
+		/* relaxed: see queued in internal.h. */
+		atomic_fetch_sub_explicit(&w->pool->queued, 1,
+					  memory_order_relaxed);
 	return t;
+}
+
+void weft__inject_counted(struct weft__worker *target, struct weft_future *t)
+{
+	if (target->pool->max_queued)
+		/* relaxed: see queued in internal.h. */
+		atomic_fetch_add_explicit(&target->pool->queued, 1,
+					  memory_order_relaxed);
+	weft__inject(target, t);
+}
+
+/* Reserves a place for a new outside submission under max_queued: false
+ * (nothing reserved) if max_queued tasks already wait. */
+static bool admit(weft_pool *p)
+{
+	/* relaxed: see queued in internal.h. */
+	size_t q = atomic_fetch_add_explicit(&p->queued, 1,
+					     memory_order_relaxed);
+	if (q < p->max_queued)
+		return true;
+	/* relaxed: as above. */
+	atomic_fetch_sub_explicit(&p->queued, 1, memory_order_relaxed);
+	return false;
 }
 
 /* Round-robin over the workers, per submitting thread. */
@@ -59,18 +86,27 @@ int weft__inject_external(weft_pool *p, struct weft_future *t, bool user)
 	 * against (G3) by the gate word's modification order. */
 	uint64_t g = atomic_fetch_add_explicit(&p->gate, WEFT__GATE_ONE,
 					       memory_order_relaxed);
-	if ((g & WEFT__GATE_EXITED) || (user && (g & WEFT__GATE_SHUTDOWN))) {
+	int err = 0;
+	if ((g & WEFT__GATE_EXITED) || (user && (g & WEFT__GATE_SHUTDOWN)))
+		err = -ESHUTDOWN;
+	else if (p->max_queued && user && !admit(p))
+		err = -EAGAIN;
+	else if (p->max_queued && !user)
+		/* relaxed: a ready continuation is never refused, but counts
+		 * (see queued in internal.h). */
+		atomic_fetch_add_explicit(&p->queued, 1, memory_order_relaxed);
+	if (err) {
 		/* (G2) release: as below, though nothing was enqueued. */
 		g = atomic_fetch_sub_explicit(&p->gate, WEFT__GATE_ONE,
 					      memory_order_release);
 		/* The last idle worker may have failed (G3) because of this
 		 * count: wake the workers so one tries again. */
-		if (!(g & WEFT__GATE_EXITED))
+		if ((g & WEFT__GATE_SHUTDOWN) && !(g & WEFT__GATE_EXITED))
 			weft__wake_all(p);
-		return -ESHUTDOWN;
+		return err;
 	}
 	weft__stamp_ready(p, t, WEFT__STAMP_EXTERNAL);
-	WEFT__PROBE4(submit, p, -1, t, t->u.fn);
+	WEFT__PROBE4(submit, p, weft__probe_reg(-1), t, t->u.fn);
 	weft__inject(&p->workers[tls_next_target++ % p->nworkers], t);
 	/* (G2) release: the enqueue above happens-before the (G3) CAS that
 	 * reads this count, so the exiting worker's re-check finds it. */

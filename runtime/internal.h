@@ -141,12 +141,26 @@ struct weft_pool {
 	 * reads. Cold: on this read-mostly line. */
 	struct weft__counters offworker;
 	bool pin;
+	/* weft_config.max_queued (0: unbounded) and stack_size; set at
+	 * create. */
+	size_t max_queued;
+	size_t stack_size;
 	void (*on_worker_start)(unsigned index, void *ctx);
 	void (*on_worker_stop)(unsigned index, void *ctx);
 	void *hook_ctx;
 	char name[11];
 	/* See the contract above. Written by submitters and shutdown. */
 	_Alignas(64) _Atomic uint64_t gate;
+	/* Admission (weft_config.max_queued; untouched when it is 0): the
+	 * tasks in the injection queues. Every enqueue adds one first: an
+	 * outside submitter's reservation (fetch_add, taken back at once if
+	 * it went over the bound), a ready continuation's, a worker's deque
+	 * overflow's; every successful dequeue subtracts one. So it never
+	 * loses or double-counts a task, and counts at most the tasks queued
+	 * plus the reservations in flight. All relaxed: it publishes nothing
+	 * (the queue does), only its value matters. On the gate's line: the
+	 * outside submitters already write that one. */
+	_Atomic size_t queued;
 	/* See the contract above. */
 	_Alignas(64) _Atomic uint32_t idle;
 	/* The parking futex word; bumped by notifiers and at exit. */
@@ -205,12 +219,24 @@ void weft__run(struct weft__worker *w, struct weft_future *t);
 
 /* inject.c */
 void weft__inject(struct weft__worker *target, struct weft_future *t);
+/* weft__inject of a task not counted in queued yet: counts it first. */
+void weft__inject_counted(struct weft__worker *target, struct weft_future *t);
 struct weft_future *weft__inject_pop(struct weft__worker *w);
 bool weft__inject_empty(struct weft__worker *w);
 int weft__inject_external(weft_pool *p, struct weft_future *t, bool user);
 /* True if a weft_submit from the calling thread would be taken now: a
  * snapshot, which a concurrent shutdown may make stale at once. */
 bool weft__takes_work(const weft_pool *p);
+
+/* cpus.c */
+/* The CPUs in the calling thread's affinity mask (at least 1). */
+unsigned weft__affinity_cpus(void);
+/* cpus capped by the cgroup v2 CPU quota of the calling process, reading
+ * root/proc/self/cgroup and root/sys/fs/cgroup/... (root "" in
+ * production; tests pass a directory of fixture files). */
+unsigned weft__cpu_quota_cap(const char *root, unsigned cpus);
+/* The worker count of weft_config.workers = 0. */
+unsigned weft__default_workers(void);
 
 /* task_alloc.c */
 void weft__free_list_drain(struct weft__worker *w);

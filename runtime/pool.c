@@ -39,15 +39,6 @@ void weft_config_init(weft_config *cfg)
 	cfg->spin_ns = DEFAULT_SPIN_NS;
 }
 
-static unsigned online_cpus(void)
-{
-	cpu_set_t set;
-	if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0)
-		return (unsigned)CPU_COUNT(&set);
-	long n = sysconf(_SC_NPROCESSORS_ONLN);
-	return n > 0 ? (unsigned)n : 1;
-}
-
 static int apply_config(weft_pool *p, const weft_config *cfg)
 {
 	weft_config defaults;
@@ -58,7 +49,13 @@ static int apply_config(weft_pool *p, const weft_config *cfg)
 	if (cfg->size < sizeof(weft_config) || cfg->workers > WEFT_MAX_WORKERS ||
 	    cfg->spin_ns > MAX_SPIN_NS)
 		return -EINVAL;
-	p->nworkers = cfg->workers ? cfg->workers : online_cpus();
+	if (cfg->stack_size && (cfg->stack_size < WEFT_MIN_STACK_SIZE ||
+				cfg->stack_size > WEFT_MAX_STACK_SIZE))
+		return -EINVAL;
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	p->stack_size = (cfg->stack_size + page - 1) / page * page;
+	p->max_queued = cfg->max_queued;
+	p->nworkers = cfg->workers ? cfg->workers : weft__default_workers();
 	if (p->nworkers > WEFT_MAX_WORKERS)
 		p->nworkers = WEFT_MAX_WORKERS;
 	p->spin_ns = cfg->spin_ns < 0 ? DEFAULT_SPIN_NS : cfg->spin_ns;
@@ -117,20 +114,31 @@ static void *worker_thread(void *arg)
 	if (p->pin) {
 		cpu_set_t set;
 		CPU_ZERO(&set);
-		CPU_SET(w->index % online_cpus(), &set);
+		CPU_SET(w->index % weft__affinity_cpus(), &set);
 		pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
 	}
 	return weft__worker_main(w);
 }
 
-/* pthread_create for a worker; a hooked build may make it fail. */
+/* pthread_create for a worker, with the pool's stack size; a hooked
+ * build may make it fail. Returns 0 or a positive errno. */
 static int start_thread(struct weft__worker *w)
 {
+	pthread_attr_t attr;
+	int err = pthread_attr_init(&attr);
+	if (err)
+		return err;
+	if (w->pool->stack_size)
+		err = pthread_attr_setstacksize(&attr, w->pool->stack_size);
+	if (!err)
 #ifdef WEFT_ALLOC_HOOK
-	return weft__alloc_hook_thread_create(&w->thread, worker_thread, w);
+		err = weft__alloc_hook_thread_create(&w->thread, &attr,
+						     worker_thread, w);
 #else
-	return pthread_create(&w->thread, NULL, worker_thread, w);
+		err = pthread_create(&w->thread, &attr, worker_thread, w);
 #endif
+	pthread_attr_destroy(&attr);
+	return err;
 }
 
 static void join_workers(weft_pool *p)
@@ -170,6 +178,7 @@ int weft_pool_create(weft_pool **out, const weft_config *cfg)
 	/* relaxed (all): nothing is shared until pthread_create, which
 	 * orders these stores before the workers start. */
 	atomic_init(&p->gate, 0);
+	atomic_init(&p->queued, 0);
 	atomic_init(&p->cancel_pending, false);
 	atomic_init(&p->idle, 0);
 	atomic_init(&p->epoch, 0);

@@ -17,7 +17,7 @@ static void push_local(struct weft__worker *w, struct weft_future *t)
 	/* A deque that cannot grow (no memory) leaves the task in the
 	 * worker's own injection queue, which needs no allocation. */
 	if (weft__deque_push(&w->deque, t))
-		weft__inject(w, t);
+		weft__inject_counted(w, t);
 	weft__count(&w->stats.submitted);
 	/* The full notify protocol, fence included: a task pushed here may
 	 * be the one another task of this worker blocks on outside weft, so
