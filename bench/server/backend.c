@@ -10,12 +10,13 @@
 #include "mutex_pool.h"
 #include "weft.h"
 
-enum kind { WEFT, MUTEX, INLINE };
+enum kind { WEFT, MUTEX, INLINE, WEFT_CQ };
 
 struct backend {
 	enum kind kind;
 	const char *name;
 	weft_pool *weft;
+	weft_cq *cq; /* WEFT_CQ */
 	struct mp_pool *mutex;
 };
 
@@ -28,15 +29,20 @@ int backend_start(struct backend **out, const char *name,
 	if (!b)
 		return -ENOMEM;
 	b->name = name;
-	if (strcmp(name, "weft") == 0) {
+	if (strcmp(name, "weft") == 0 || strcmp(name, "weft-cq") == 0) {
 		weft_config cfg;
 		weft_config_init(&cfg);
 		cfg.workers = o->workers;
 		cfg.name = "srv";
 		if (o->spin_ns >= 0)
 			cfg.spin_ns = o->spin_ns;
-		b->kind = WEFT;
+		b->kind = strcmp(name, "weft") == 0 ? WEFT : WEFT_CQ;
 		err = weft_pool_create(&b->weft, &cfg);
+		if (!err && b->kind == WEFT_CQ) {
+			err = weft_cq_create(&b->cq);
+			if (err)
+				weft_pool_destroy(b->weft);
+		}
 	} else if (strcmp(name, "mutex") == 0) {
 		b->kind = MUTEX;
 		err = mp_pool_create(&b->mutex, o->workers);
@@ -70,8 +76,34 @@ int backend_submit(struct backend *b, backend_fn fn, void *arg)
 	case INLINE:
 		fn(arg);
 		return 0;
+	case WEFT_CQ: {
+		weft_future *f;
+		int err = weft_submit(b->weft, fn, arg, &f);
+		if (err)
+			return err;
+		err = weft_future_post(f, b->cq, arg);
+		if (err) /* the request is queued: wait rather than lose it */
+			weft_future_wait(f, WEFT_FOREVER);
+		weft_future_release(f);
+		return err;
+	}
 	}
 	return -EINVAL;
+}
+
+int backend_cq_fd(const struct backend *b)
+{
+	return b->kind == WEFT_CQ ? weft_cq_fd(b->cq) : -1;
+}
+
+void *backend_cq_pop(struct backend *b)
+{
+	weft_future *f;
+	void *arg;
+	if (b->kind != WEFT_CQ || weft_cq_pop(b->cq, &f, &arg) != 1)
+		return NULL;
+	weft_future_release(f);
+	return arg;
 }
 
 void backend_stop(struct backend *b)
@@ -80,8 +112,13 @@ void backend_stop(struct backend *b)
 		return;
 	/* Both destroys run every task already queued before they return,
 	 * so no request is left holding a connection. */
-	if (b->kind == WEFT)
+	if (b->kind == WEFT || b->kind == WEFT_CQ)
 		weft_pool_destroy(b->weft);
+	/* The replies still queued are dropped: the server is stopping. */
+	while (backend_cq_pop(b))
+		;
+	if (b->kind == WEFT_CQ)
+		weft_cq_destroy(b->cq);
 	else if (b->kind == MUTEX)
 		mp_pool_destroy(b->mutex);
 	free(b);

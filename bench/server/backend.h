@@ -6,6 +6,9 @@
  *   mutex   the textbook mutex+condvar pool of bench/mutex_pool.h, each
  *           request a detached mp_submit task
  *   inline  no pool: the IO thread runs the request itself
+ *   weft-cq a weft pool whose tasks only compute: each future is posted
+ *           to a completion queue whose eventfd the IO thread polls, and
+ *           the IO thread writes the reply (backend_cq_fd, backend_cq_pop)
  *
  * Every backend runs the same function on the same argument; only how it
  * gets to a thread differs. That is what the benchmark compares.
@@ -36,6 +39,14 @@ const char *backend_name(const struct backend *b);
  * here by inline. Returns 0, or a negative errno if it could not be queued
  * (then fn was not called and the caller still owns arg). IO thread. */
 int backend_submit(struct backend *b, backend_fn fn, void *arg);
+
+/* weft-cq: the completion queue's eventfd, for the IO thread's epoll set;
+ * -1 for the other backends. */
+int backend_cq_fd(const struct backend *b);
+
+/* weft-cq: the arg of a finished request, or NULL when none waits. IO
+ * thread. */
+void *backend_cq_pop(struct backend *b);
 
 /* Waits for every submitted request to finish, stops the threads and
  * frees b. b NULL: nothing. */

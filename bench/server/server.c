@@ -6,7 +6,7 @@
  * the reply and re-arms its connection, as a server that embeds a task
  * pool does.
  *
- * usage: server --backend weft|mutex|inline [--workers N] [--work W]
+ * usage: server --backend weft|weft-cq|mutex|inline [--workers N] [--work W]
  *               [--port P] [--max-seconds S] [--iters-per-us X]
  *               [--spin-ns N]
  *        server --calibrate
@@ -22,7 +22,9 @@
  * Connection ownership (the invariant everything below relies on): each
  * connection is registered with EPOLLONESHOT, so after an event it is
  * disarmed and exactly one thread owns it: the IO thread while it handles
- * the event, then the request's task once submitted. The owner gives it
+ * the event, then the request's task once submitted (with weft-cq, the
+ * IO thread again once the request comes out of the completion queue: it
+ * replies there). The owner gives it
  * back by re-arming it (rearm()); after that it must not touch it. Only
  * the IO thread closes and frees connections: a task that wants one
  * closed marks it `closing` and shuts the socket down, which makes the
@@ -65,13 +67,14 @@ struct conn {
 	bool closing;        /* close at the next event (set by the owner) */
 	bool close_after;    /* the request asked for Connection: close */
 	uint64_t work_iters; /* the current request's work */
+	uint64_t result;     /* weft-cq: the work's result, for the reply */
 	size_t len;          /* bytes in buf */
 	size_t req_len;      /* bytes of the current complete request */
 	char buf[CONN_BUF];
 };
 
 struct server {
-	int epfd, lfd, sigfd;
+	int epfd, lfd, sigfd, cqfd;
 	int spare_fd;             /* closed to accept and drop at EMFILE */
 	struct backend *backend;
 	struct work_profile work;
@@ -177,47 +180,64 @@ static void consume(struct conn *c)
 	c->req_len = 0;
 }
 
+/* Sends the reply to the current request, whose work gave r, and moves to
+ * the next one the client pipelined behind it (already in the buffer: it
+ * raises no event). True if there is one to serve (req_len and
+ * work_iters set); false when c is to be re-armed (closing set if it is
+ * to be closed). */
+static bool reply_and_next(struct server *s, struct conn *c, uint64_t r)
+{
+	char reply[160];
+	int n = snprintf(reply, sizeof(reply),
+			 "HTTP/1.1 200 OK\r\n"
+			 "Content-Type: text/plain\r\n"
+			 "Content-Length: 17\r\n"
+			 "\r\n"
+			 "%016" PRIx64 "\n", r);
+	if (send_all(c->fd, reply, (size_t)n) != 0) {
+		c->closing = true;
+		return false;
+	}
+	atomic_fetch_add_explicit(&s->served, 1, memory_order_relaxed);
+	if (c->close_after) {
+		c->closing = true;
+		return false;
+	}
+	consume(c);
+	long next = http_message_length(c->buf, c->len, CONN_BUF,
+					 &c->close_after);
+	if (next == 0)
+		return false;
+	if (next < 0) {
+		send_status(c->fd, "400 Bad Request");
+		c->closing = true;
+		return false;
+	}
+	c->req_len = (size_t)next;
+	c->work_iters = draw_iters(s);
+	return true;
+}
+
+/* The weft-cq backend's task: the work only; the IO thread replies when
+ * the future comes out of the completion queue (on_cq). */
+static void *compute(void *arg)
+{
+	struct conn *c = arg;
+
+	c->result = work_spin(c->work_iters, c->work_iters ^ (uint64_t)c->fd);
+	return NULL;
+}
+
 /* The request's task: computes, replies, re-arms. Runs on a pool thread
- * (or on the IO thread for inline) and owns c until rearm(). Requests the
- * client pipelined behind this one are already in the buffer and raise no
- * event, so it serves them too before re-arming. */
+ * (or on the IO thread for inline) and owns c until rearm(). */
 static void *handle(void *arg)
 {
 	struct conn *c = arg;
 	struct server *s = c->srv;
 
-	for (;;) {
-		uint64_t r = work_spin(c->work_iters, c->work_iters ^
-				       (uint64_t)c->fd);
-		char reply[160];
-		int n = snprintf(reply, sizeof(reply),
-				 "HTTP/1.1 200 OK\r\n"
-				 "Content-Type: text/plain\r\n"
-				 "Content-Length: 17\r\n"
-				 "\r\n"
-				 "%016" PRIx64 "\n", r);
-		if (send_all(c->fd, reply, (size_t)n) != 0) {
-			c->closing = true;
-			break;
-		}
-		atomic_fetch_add_explicit(&s->served, 1, memory_order_relaxed);
-		if (c->close_after) {
-			c->closing = true;
-			break;
-		}
-		consume(c);
-		long next = http_message_length(c->buf, c->len, CONN_BUF,
-						 &c->close_after);
-		if (next == 0)
-			break;
-		if (next < 0) {
-			send_status(c->fd, "400 Bad Request");
-			c->closing = true;
-			break;
-		}
-		c->req_len = (size_t)next;
-		c->work_iters = draw_iters(s);
-	}
+	while (reply_and_next(s, c, work_spin(c->work_iters, c->work_iters ^
+					       (uint64_t)c->fd)))
+		;
 	rearm(s, c);
 	return NULL;
 }
@@ -231,6 +251,8 @@ static void close_conn(struct server *s, struct conn *c)
 	close(c->fd); /* also removes it from the epoll set */
 	free(c);
 }
+
+static void submit(struct server *s, struct conn *c, long req);
 
 /* An event on c, which the IO thread now owns. */
 static void on_conn(struct server *s, struct conn *c)
@@ -259,7 +281,15 @@ static void on_conn(struct server *s, struct conn *c)
 	}
 	c->req_len = (size_t)req;
 	c->work_iters = draw_iters(s);
-	int err = backend_submit(s->backend, handle, c);
+	submit(s, c, req);
+}
+
+/* Hands c's current request (req bytes) to the backend, or answers 503
+ * when it refuses. */
+static void submit(struct server *s, struct conn *c, long req)
+{
+	int err = backend_submit(s->backend, s->cqfd >= 0 ? compute : handle,
+				 c);
 	if (err) {
 		/* Refused (out of memory, or a bounded queue): nothing was
 		 * queued and c is still ours. Answer 503 to this request and
@@ -278,6 +308,21 @@ static void on_conn(struct server *s, struct conn *c)
 		if (req < 0)
 			c->closing = true;
 		rearm(s, c);
+	}
+}
+
+/* weft-cq: requests whose work is done come back to the IO thread, which
+ * owns their connections again: it replies, then serves the next
+ * pipelined request or re-arms. */
+static void on_cq(struct server *s)
+{
+	struct conn *c;
+
+	while ((c = backend_cq_pop(s->backend))) {
+		if (reply_and_next(s, c, c->result))
+			submit(s, c, (long)c->req_len);
+		else
+			rearm(s, c);
 	}
 }
 
@@ -393,6 +438,8 @@ static void serve(struct server *s, double max_seconds)
 			int fd = evs[i].data.fd;
 			if (fd == s->lfd)
 				on_accept(s);
+			else if (fd == s->cqfd)
+				on_cq(s);
 			else if (fd == s->sigfd) {
 				if (on_signal(s))
 					return;
@@ -447,7 +494,7 @@ static void raise_fd_limit(void)
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: server --backend weft|mutex|inline [--workers N] "
+		"usage: server --backend weft|weft-cq|mutex|inline [--workers N] "
 		"[--work W]\n"
 		"              [--port P] [--max-seconds S] "
 		"[--iters-per-us X] [--spin-ns N]\n"
@@ -505,7 +552,7 @@ int main(int argc, char **argv)
 	};
 	const char *backend = NULL, *why;
 	struct backend_opts bo = { .workers = 2, .spin_ns = -1 };
-	struct server s = { .epfd = -1, .lfd = -1, .sigfd = -1 };
+	struct server s = { .epfd = -1, .lfd = -1, .sigfd = -1, .cqfd = -1 };
 	double max_seconds = 600;
 	int port = 0, opt;
 
@@ -565,9 +612,9 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (strcmp(backend, "weft") && strcmp(backend, "mutex") &&
-	    strcmp(backend, "inline")) {
-		fprintf(stderr, "server: --backend: expected weft, mutex or "
-			"inline, got '%s'\n", backend);
+	    strcmp(backend, "inline") && strcmp(backend, "weft-cq")) {
+		fprintf(stderr, "server: --backend: expected weft, weft-cq, "
+			"mutex or inline, got '%s'\n", backend);
 		return 2;
 	}
 
@@ -608,6 +655,12 @@ int main(int argc, char **argv)
 	if (err) {
 		fprintf(stderr, "server: cannot start the %s backend: %s\n",
 			backend, strerror(-err));
+		return 1;
+	}
+	s.cqfd = backend_cq_fd(s.backend);
+	struct epoll_event cev = { .events = EPOLLIN, .data.fd = s.cqfd };
+	if (s.cqfd >= 0 && epoll_ctl(s.epfd, EPOLL_CTL_ADD, s.cqfd, &cev)) {
+		perror("server: adding the completion queue");
 		return 1;
 	}
 	printf("server backend=%s workers=%u work=%s base_us=%g long_us=%g "
