@@ -39,19 +39,24 @@
  * runs after the completion's release RMW on the completing thread, or
  * after the poster's acquire load saw it final.
  *
- * pending. Each post adds two units: one that the deliverer drops after
- * its last use of the cq (Q1), one that pop drops with the entry (Q2).
- * weft_cq_destroy frees only when it reads zero with acquire (Q3), which
- * pairs with (Q1) and (Q2): every deliverer's and popper's last use of
- * the cq happens-before the free.
+ * Counting posts. Each post adds one to unpopped, which pop takes back
+ * with the entry (Q2), and one to delivering, which the deliverer takes
+ * back after its last use of the cq (Q1). weft_cq_destroy refuses while
+ * unpopped is not zero (Q3). At zero every entry was popped, so every
+ * deliverer is past its enqueue and owes at most its eventfd write and
+ * its (Q1): destroy waits for delivering to reach zero (Q4), a bounded
+ * wait, instead of reporting -EBUSY for a post the caller has already
+ * popped. (Q3) and (Q4) acquire, pairing with (Q2) and (Q1): every
+ * popper's and deliverer's last use of the cq happens-before the free.
  *
  * Synchronisation table (what may run at once on one cq):
  *   post  with post, pop, fd, a delivery: yes
  *   pop   with pop: no (a second one returns -EBUSY, see consumer)
  *   destroy with anything: no (the caller orders it after every other
- *         call; deliveries in flight are seen through pending)
+ *         call; deliveries in flight are seen through the counts)
  */
 #include <errno.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/eventfd.h>
@@ -67,10 +72,13 @@ struct weft_cq {
 	 * dequeues. */
 	struct __cds_wfcq_head head;
 	_Alignas(64) struct cds_wfcq_tail tail;
-	/* Units of posts not finished with (see pending above). Posters add
-	 * (relaxed: the poster owns the cq for its call); deliverers (Q1)
-	 * and poppers (Q2) subtract with release; destroy reads (Q3). */
-	_Alignas(64) _Atomic uint64_t pending;
+	/* Posts not yet popped, and posts whose deliverer may still use the
+	 * cq (see Counting posts above). Posters add (relaxed: the poster
+	 * owns the cq for its call); poppers subtract from unpopped (Q2),
+	 * deliverers from delivering (Q1), with release; destroy reads both
+	 * (Q3, Q4). */
+	_Alignas(64) _Atomic uint64_t unpopped;
+	_Atomic uint64_t delivering;
 	/* The popper's try-lock: the wfcqueue's dequeue needs one dequeuer
 	 * at a time. Taken and dropped by pop only. */
 	_Atomic bool consumer;
@@ -109,7 +117,8 @@ int weft_cq_create(weft_cq **out)
 	}
 	__cds_wfcq_init(&cq->head, &cq->tail);
 	/* relaxed (both): cq is not shared until *out is handed over. */
-	atomic_init(&cq->pending, 0);
+	atomic_init(&cq->unpopped, 0);
+	atomic_init(&cq->delivering, 0);
 	atomic_init(&cq->consumer, false);
 	*out = cq;
 	return 0;
@@ -134,8 +143,8 @@ static void deliver(weft_future *f, void *ctx)
 	if (!cds_wfcq_enqueue(&cq->head, &cq->tail, &n->link.qnode))
 		efd_write(cq->efd);
 	/* (Q1) release: this deliverer's uses of cq (the enqueue, the
-	 * write) happen-before a destroy that reads zero (Q3). */
-	atomic_fetch_sub_explicit(&cq->pending, 1, memory_order_release);
+	 * write) happen-before a destroy that reads zero (Q4). */
+	atomic_fetch_sub_explicit(&cq->delivering, 1, memory_order_release);
 }
 
 int weft_future_post(weft_future *f, weft_cq *cq, void *tag)
@@ -154,7 +163,9 @@ int weft_future_post(weft_future *f, weft_cq *cq, void *tag)
 	weft__ref(n);
 	/* relaxed: the caller owns cq for this call; destroy is ordered after
 	 * it by the caller, and the deliverer's (Q1) publishes its uses. */
-	atomic_fetch_add_explicit(&cq->pending, 2, memory_order_relaxed);
+	atomic_fetch_add_explicit(&cq->unpopped, 1, memory_order_relaxed);
+	/* relaxed: as above. */
+	atomic_fetch_add_explicit(&cq->delivering, 1, memory_order_relaxed);
 	if (!weft__callback_push(f, n)) {
 		/* f is done: deliver here and drop the delivery's reference,
 		 * as the listener delivery would. */
@@ -201,7 +212,7 @@ int weft_cq_pop(weft_cq *cq, weft_future **f, void **tag)
 	weft__unref(n);
 	/* (Q2) release: this pop's uses of cq happen-before a destroy that
 	 * reads zero (Q3). */
-	atomic_fetch_sub_explicit(&cq->pending, 1, memory_order_release);
+	atomic_fetch_sub_explicit(&cq->unpopped, 1, memory_order_release);
 	return 1;
 }
 
@@ -209,9 +220,14 @@ int weft_cq_destroy(weft_cq *cq)
 {
 	if (!cq)
 		return 0;
-	/* (Q3) acquire: pairs with every (Q1) and (Q2). */
-	if (atomic_load_explicit(&cq->pending, memory_order_acquire))
+	/* (Q3) acquire: pairs with every (Q2). */
+	if (atomic_load_explicit(&cq->unpopped, memory_order_acquire))
 		return -EBUSY;
+	/* (Q4) acquire: pairs with every (Q1). Each deliverer still counted
+	 * is past its enqueue (its entry was popped): a few instructions and
+	 * one write from done, unless it is preempted, hence the yield. */
+	while (atomic_load_explicit(&cq->delivering, memory_order_acquire))
+		sched_yield();
 	close(cq->efd);
 	free(cq);
 	return 0;

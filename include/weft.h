@@ -383,11 +383,12 @@ WEFT_API int weft_future_post(weft_future *f, weft_cq *cq, void *tag);
 WEFT_API int weft_cq_pop(weft_cq *cq, weft_future **f, void **tag);
 
 /* Closes the fd and frees cq. Returns -EBUSY, freeing nothing, while a
- * post is pending: posted and not yet popped (its future may still be
- * running, or it is queued). Pop every entry first. No other call on cq
- * may be in progress or follow a successful destroy; every post call must
- * have returned (its delivery may still be in flight: that is what -EBUSY
- * reports). NULL: 0. Any thread. */
+ * post is pending: posted and not yet popped (its future may not be done,
+ * or its entry waits in the queue). Pop every entry first. Once every
+ * post was popped it succeeds, after waiting (briefly) for a thread that
+ * queued an entry to finish with cq. No other call on cq may be in
+ * progress or follow a successful destroy, and every post call must have
+ * returned. NULL: 0. Any thread. */
 WEFT_API int weft_cq_destroy(weft_cq *cq);
 
 /* ------------------------------------------------------------------ */
