@@ -27,8 +27,11 @@
  * received inside the measured window, per second), the latency
  * percentiles in microseconds (log-linear histogram, hist.h), errors
  * (failed connections and non-2xx replies; neither is in the latency
- * figures), and lag: how late requests went out against their intended
- * time (the generator's own delay plus waits for a free connection).
+ * figures), lag: how late requests went out against their intended time
+ * (waits for a free connection, and the generator's own delay), and wake:
+ * how late the generator's timer wake-ups ran, its own scheduling delay
+ * alone. A wake p99 near the latency p99 says the figures measure a
+ * machine too busy to run the client on time, more than the server.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -94,6 +97,7 @@ struct gen {
 	uint64_t window_ok;       /* 2xx replies received in the window */
 	uint64_t errors, non2xx, reconnects, incomplete;
 	struct hist lat, lag;
+	struct hist wake;         /* timer wake-ups: how late they ran */
 };
 
 static uint64_t now_ns(void)
@@ -407,6 +411,10 @@ static void run(struct gen *g)
 					 sizeof(expirations)) < 0 &&
 				    errno != EAGAIN)
 					die("read(timerfd)");
+				if (g->armed >= g->warm_end &&
+				    g->armed < g->sched_end)
+					hist_record(&g->wake,
+						    now_ns() - g->armed);
 				g->armed = 0;
 				continue;
 			}
@@ -450,14 +458,16 @@ static void report(const struct gen *g)
 	       "achieved_rate=%.1f requests=%" PRIu64 " errors=%" PRIu64
 	       " non2xx=%" PRIu64 " incomplete=%" PRIu64 " reconnects=%" PRIu64
 	       " p50_us=%.1f p90_us=%.1f p99_us=%.1f p999_us=%.1f max_us=%.1f"
-	       " mean_us=%.1f lag_p99_us=%.1f lag_max_us=%.1f\n",
+	       " mean_us=%.1f lag_p99_us=%.1f lag_max_us=%.1f"
+	       " wake_p99_us=%.1f wake_max_us=%.1f\n",
 	       g->o.rate > 0 ? "open" : "closed", g->o.rate, g->o.connections,
 	       window, (double)g->window_ok / window, h->count, g->errors,
 	       g->non2xx, g->incomplete, g->reconnects,
 	       hist_quantile(h, 0.50) / 1e3, hist_quantile(h, 0.90) / 1e3,
 	       hist_quantile(h, 0.99) / 1e3, hist_quantile(h, 0.999) / 1e3,
 	       h->max / 1e3, h->count ? h->sum / (double)h->count / 1e3 : 0.0,
-	       hist_quantile(&g->lag, 0.99) / 1e3, g->lag.max / 1e3);
+	       hist_quantile(&g->lag, 0.99) / 1e3, g->lag.max / 1e3,
+	       hist_quantile(&g->wake, 0.99) / 1e3, g->wake.max / 1e3);
 	fflush(stdout);
 }
 
@@ -609,6 +619,7 @@ int main(int argc, char **argv)
 	g->req_len = (size_t)n;
 	hist_init(&g->lat);
 	hist_init(&g->lag);
+	hist_init(&g->wake);
 	g->conns = calloc(g->o.connections, sizeof(*g->conns));
 	g->idle = calloc(g->o.connections, sizeof(*g->idle));
 	g->epfd = epoll_create1(EPOLL_CLOEXEC);

@@ -450,8 +450,8 @@ def table(headers, body):
 
 
 METRICS = ['achieved_rate', 'p50_us', 'p90_us', 'p99_us', 'p999_us',
-           'max_us', 'mean_us', 'lag_p99_us', 'cpu_cores', 'cpu_us_per_req',
-           'nivcsw_per_s', 'io_nivcsw_per_s']
+           'max_us', 'mean_us', 'lag_p99_us', 'wake_p99_us', 'cpu_cores',
+           'cpu_us_per_req', 'nivcsw_per_s', 'io_nivcsw_per_s']
 
 
 def summarize_closed(rows, work, backends, client):
@@ -505,6 +505,14 @@ def summarize_open(rows, work, backends, loads):
     lines = table(['load', 'target/s', 'backend', 'achieved/s', 'p50 us',
                    'p99 us', 'p99.9 us', 'max us', 'CPU (cores)',
                    'invol. switches/s'], body)
+    wakes = [r['wake_p99_us'] for r in ok_rows(rows, work=work, loop='open')
+             if 'wake_p99_us' in r]
+    if wakes:
+        lines += ['', 'the generator\'s own timer wake-ups ran late by '
+                  '%s us at p99 (median of the runs; max %s): latencies '
+                  'near that are the machine\'s, not the server\'s' % (
+                      fmt_num(statistics.median(wakes)),
+                      fmt_num(max(wakes)))]
     behind = ['%s at %.0f%% (%d)' % (LABELS[r['backend']], r['load'] * 100,
                                      r['incomplete'])
               for r in ok_rows(rows, work=work, loop='open')
@@ -843,6 +851,12 @@ def run(a, build):
 
     elapsed = time.monotonic() - b.started
     tail = ['Took %s.' % fmt_duration(elapsed)]
+    try:
+        with open('/proc/loadavg') as f:
+            tail[0] += ' Load average at the end: %s.' % ' '.join(
+                f.read().split()[:3])
+    except OSError:
+        pass
     if b.failures:
         tail += ['', 'FAILURES (each ends with the command that reproduces '
                  'it):'] + ['- ' + f for f in b.failures]
