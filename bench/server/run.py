@@ -75,8 +75,12 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 
 BACKENDS = ['weft', 'mutex', 'inline']
-LABELS = {'weft': 'weft', 'mutex': 'mutex pool', 'inline': 'inline'}
-COLORS = {'weft': '#1f77b4', 'mutex': '#d62728', 'inline': '#7f7f7f'}
+# weft-cq (replies through a completion queue) runs on request:
+# --backends weft,weft-cq,mutex,inline
+LABELS = {'weft': 'weft', 'mutex': 'mutex pool', 'inline': 'inline',
+          'weft-cq': 'weft (completion queue)'}
+COLORS = {'weft': '#1f77b4', 'mutex': '#d62728', 'inline': '#7f7f7f',
+          'weft-cq': '#2ca02c'}
 WORK_TITLES = {'light': '~3 us requests', 'heavy': '~50 us requests',
                'mix': '3 us requests, 1% of 1 ms'}
 
@@ -702,10 +706,10 @@ def parse_args():
             ap.error('--work: expected light, heavy, mix or microseconds '
                      '(0 to 1000000), got %s' % w)
     a.backends = a.backends.split(',')
-    bad = [b for b in a.backends if b not in BACKENDS]
+    bad = [b for b in a.backends if b not in LABELS]
     if bad or not a.backends:
         ap.error('--backends: expected some of %s, got %s' % (
-            ', '.join(BACKENDS), ','.join(bad) or 'nothing'))
+            ', '.join(LABELS), ','.join(bad) or 'nothing'))
     try:
         a.rates = ([float(x) for x in a.rates.split(',')] if a.rates
                    else m['rates'])
