@@ -4,6 +4,8 @@
 #include "backend.h"
 
 #include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,6 +38,7 @@ int backend_start(struct backend **out, const char *name,
 		cfg.name = "srv";
 		if (o->spin_ns >= 0)
 			cfg.spin_ns = o->spin_ns;
+		cfg.timing = o->timing;
 		b->kind = strcmp(name, "weft") == 0 ? WEFT : WEFT_CQ;
 		err = weft_pool_create(&b->weft, &cfg);
 		if (!err && b->kind == WEFT_CQ) {
@@ -106,14 +109,40 @@ void *backend_cq_pop(struct backend *b)
 	return arg;
 }
 
+/* With timing on, one line: the pool's schedule latency, bucket i
+ * counting waits from submit to start in [2^i, 2^(i+1)) ns, and its busy
+ * time:
+ *   latency busy_ns=N tasks=N b<i>=N ...  (non-empty buckets only) */
+static void print_latency(weft_pool *p)
+{
+	weft_stats st;
+	if (weft_pool_stats(p, &st) != 0)
+		return;
+	uint64_t tasks = 0;
+	for (int i = 0; i < WEFT_LATENCY_BUCKETS; i++)
+		tasks += st.sched_latency[i];
+	if (!tasks)
+		return; /* timing was off */
+	printf("latency busy_ns=%" PRIu64 " tasks=%" PRIu64, st.busy_ns,
+	       tasks);
+	for (int i = 0; i < WEFT_LATENCY_BUCKETS; i++)
+		if (st.sched_latency[i])
+			printf(" b%d=%" PRIu64, i, st.sched_latency[i]);
+	printf("\n");
+	fflush(stdout);
+}
+
 void backend_stop(struct backend *b)
 {
 	if (!b)
 		return;
 	/* Both destroys run every task already queued before they return,
 	 * so no request is left holding a connection. */
-	if (b->kind == WEFT || b->kind == WEFT_CQ)
+	if (b->kind == WEFT || b->kind == WEFT_CQ) {
+		weft_pool_shutdown(b->weft, WEFT_SHUTDOWN_WAIT);
+		print_latency(b->weft);
 		weft_pool_destroy(b->weft);
+	}
 	/* The replies still queued are dropped: the server is stopping. */
 	while (backend_cq_pop(b))
 		;

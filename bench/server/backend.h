@@ -16,6 +16,7 @@
 #ifndef WEFT_BENCH_SERVER_BACKEND_H
 #define WEFT_BENCH_SERVER_BACKEND_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 typedef void *(*backend_fn)(void *arg);
@@ -23,6 +24,8 @@ typedef void *(*backend_fn)(void *arg);
 struct backend_opts {
 	unsigned workers; /* pool threads (ignored by inline) */
 	int64_t spin_ns;  /* weft only: weft_config.spin_ns, < 0 = default */
+	bool timing;      /* weft only: weft_config.timing, and a "latency"
+			   * line on stdout at stop (see backend_stop) */
 };
 
 struct backend;

@@ -155,12 +155,12 @@ class Server:
     "cpu" lines collected when it stops."""
 
     def __init__(self, build, backend, work, workers, iters_per_us,
-                 max_seconds):
+                 max_seconds, extra=()):
         self.cmd = [os.path.join(build, 'bench', 'server', 'server'),
                     '--backend', backend, '--work', work,
                     '--workers', str(workers),
                     '--iters-per-us', '%.3f' % iters_per_us,
-                    '--max-seconds', '%.0f' % max_seconds]
+                    '--max-seconds', '%.0f' % max_seconds] + list(extra)
         self.err = tempfile.TemporaryFile(mode='w+')
         self.proc = subprocess.Popen(self.cmd, stdout=subprocess.PIPE,
                                      stderr=self.err, text=True,
@@ -199,6 +199,8 @@ class Server:
             CHILDREN.remove(self.proc)
         self.out = [keyvals(line) for line in (rest or '').splitlines()
                     if line.startswith('cpu ')]
+        self.latency = [keyvals(line) for line in (rest or '').splitlines()
+                        if line.startswith('latency ')]
         code = self.proc.returncode
         self.err.close()
         return code
@@ -303,9 +305,47 @@ class Bench:
             sys.stderr.write('\r\033[K')
             sys.stderr.flush()
 
-    def server(self, backend, work, seconds):
+    def server(self, backend, work, seconds, extra=()):
         return Server(self.build, backend, work, self.a.workers,
-                      self.iters_per_us, seconds + 60)
+                      self.iters_per_us, seconds + 60, extra)
+
+    def latency(self, work, rate):
+        """One more weft run at `rate` with the pool's timing on (its
+        cost stays out of the tables): the schedule-latency histogram,
+        as lines to print."""
+        a = self.a
+        self.progress('%s at %.0f req/s, weft with timing' % (work, rate))
+        srv = self.server('weft', work, a.warmup + a.seconds + DRAIN,
+                          ['--timing'])
+        try:
+            run_client([self.loadgen, '--port', str(srv.port),
+                        '--rate', '%.1f' % rate,
+                        '--connections', str(a.connections),
+                        '--warmup', str(a.warmup),
+                        '--duration', str(a.seconds),
+                        '--drain', str(DRAIN)],
+                       a.warmup + a.seconds + DRAIN + 30)
+        except RunError as e:
+            srv.stop()
+            return ['weft schedule latency: the run failed (%s)' % e]
+        srv.stop()
+        if not srv.latency:
+            return ['weft schedule latency: the server printed none']
+        lat = srv.latency[0]
+        tasks = lat['tasks']
+        lines = ['weft schedule latency (submit to start, one more run '
+                 'at %s req/s with timing on; %s tasks, busy %.3f s):' % (
+                     fmt_num(rate), fmt_num(tasks), lat['busy_ns'] / 1e9)]
+        cum = 0
+        for i in range(64):
+            n = lat.get('b%d' % i)
+            if not n:
+                continue
+            cum += n
+            lines.append('  [%s, %s) ns  %10s  %5.1f%%  (%5.1f%% below)' % (
+                fmt_num(2 ** i), fmt_num(2 ** (i + 1)), fmt_num(n),
+                100.0 * n / tasks, 100.0 * cum / tasks))
+        return lines
 
     def record(self, row, cmd):
         row['command'] = ' '.join(cmd)
@@ -849,6 +889,9 @@ def run(a, build):
                          'runs' % (fmt_num(cap), how, a.reps))
             lines += summarize_open(b.rows, work, a.backends, a.rates)
             lines.append('')
+            if 'weft' in a.backends:
+                lines += b.latency(work, cap * 0.5)
+                lines.append('')
         print('\n'.join(lines))
         sys.stdout.flush()
         report += lines

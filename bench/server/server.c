@@ -8,7 +8,7 @@
  *
  * usage: server --backend weft|weft-cq|mutex|inline [--workers N] [--work W]
  *               [--port P] [--max-seconds S] [--iters-per-us X]
- *               [--spin-ns N]
+ *               [--spin-ns N] [--timing]
  *        server --calibrate
  *
  * Output, one line each, key=value:
@@ -17,6 +17,8 @@
  *       on each SIGUSR1 (N counts them) and once at exit (mark=final):
  *       the process's CPU time (getrusage), the replies sent so far and
  *       context switches, so a runner can compute CPU per request
+ *   latency busy_ns=... tasks=... b<i>=...   at exit with --timing: the
+ *       weft pool's schedule-latency histogram (backend.c)
  * It stops on SIGINT or SIGTERM, or after --max-seconds (default 600).
  *
  * Connection ownership (the invariant everything below relies on): each
@@ -497,7 +499,7 @@ static void usage(FILE *f)
 		"usage: server --backend weft|weft-cq|mutex|inline [--workers N] "
 		"[--work W]\n"
 		"              [--port P] [--max-seconds S] "
-		"[--iters-per-us X] [--spin-ns N]\n"
+		"[--iters-per-us X] [--spin-ns N] [--timing]\n"
 		"       server --calibrate\n"
 		"  --backend       who runs each request: a weft pool, a "
 		"mutex+condvar pool,\n"
@@ -513,6 +515,9 @@ static void usage(FILE *f)
 		"  --iters-per-us  the work loop's speed (default: calibrate "
 		"at start)\n"
 		"  --spin-ns       weft only: weft_config.spin_ns\n"
+		"  --timing        weft only: weft_config.timing; prints a "
+		"\"latency\" line\n"
+		"                  (the schedule-latency histogram) at exit\n"
 		"  --calibrate     print the work loop's speed and exit\n"
 		"SIGUSR1 prints a \"cpu\" line; SIGINT or SIGTERM stops it.\n");
 }
@@ -546,6 +551,7 @@ int main(int argc, char **argv)
 		{ "max-seconds", required_argument, NULL, 'm' },
 		{ "iters-per-us", required_argument, NULL, 'i' },
 		{ "spin-ns", required_argument, NULL, 's' },
+		{ "timing", no_argument, NULL, 't' },
 		{ "calibrate", no_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -587,6 +593,9 @@ int main(int argc, char **argv)
 		case 's':
 			bo.spin_ns = (int64_t)number_arg("spin-ns", optarg, 0,
 							 1e10, true);
+			break;
+		case 't':
+			bo.timing = true;
 			break;
 		case 'c':
 			printf("calibration iters_per_us=%.3f\n",
