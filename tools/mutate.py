@@ -74,6 +74,7 @@ import io
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -127,6 +128,27 @@ class Mutation:
         self.by = []         # [(test, result)]
         self.note = ''
         self.seconds = 0.0
+
+
+REASONS = [
+    re.compile(r'^not ok - (\S+)', re.M),                     # Criterion
+    re.compile(r'^SUMMARY: (\w+Sanitizer: [^\n]*?)(?: \.\./\S*)?'
+               r'(?: in (\S+))?$', re.M),
+    re.compile(r'(\S+:\d+: runtime error: [^\n]{0,80})', re.M),  # UBSan
+    re.compile(r'(CHECK failed: [^\n]{0,100})', re.M),          # harness
+    re.compile(r'(WATCHDOG: [^\n;]{0,100})', re.M),
+    re.compile(r'(FAIL[^\n]{0,100})', re.M),
+]
+
+
+def reason(output):
+    """A short why from a failed test's output: the first failed
+    Criterion test, sanitizer summary or failed check."""
+    for rx in REASONS:
+        m = rx.search(output)
+        if m:
+            return ' '.join(g for g in m.groups() if g).strip()
+    return ''
 
 
 def unescape(s):
@@ -351,7 +373,9 @@ class Runner:
                         t = json.loads(line)
                         # "project:suite / name"
                         name = t['name'].split(' / ', 1)[-1]
-                        results[name] = (t['result'], t['duration'])
+                        results[name] = (t['result'], t['duration'],
+                                         t.get('stdout', '') +
+                                         t.get('stderr', ''))
         except (OSError, ValueError):
             pass
         with open(self.log(logname), 'a') as out:
@@ -462,9 +486,9 @@ class Runner:
                 r = results.get(n)
                 # INTERRUPT: stopped by --maxfail after another failed.
                 if r and r[0] not in PASS + ('INTERRUPT',):
-                    failed.append((n, r[0]))
+                    failed.append((n, r[0], reason(r[2])))
             if not results and names:
-                failed.append(('(meson test)', 'ERROR'))
+                failed.append(('(meson test)', 'ERROR', ''))
             if failed and not self.args.all_tests:
                 break
         return failed
@@ -492,14 +516,15 @@ class Runner:
         m.by = failed
         m.status = 'killed' if failed else 'survived'
         flaky = self.flaky.get(m.config, [])
-        if failed and all(n in flaky for n, _ in failed):
+        if failed and all(n in flaky for n, _, _ in failed):
             m.note = 'killed only by tests that were flaky in the baseline'
 
 
 def describe(m):
     if m.status == 'killed':
-        what = ', '.join(n + (' (timeout)' if r == 'TIMEOUT' else '')
-                         for n, r in m.by)
+        what = ', '.join(n + (' (timeout)' if r == 'TIMEOUT' else
+                              f' ({why})' if why else '')
+                         for n, r, why in m.by)
         return f'killed by {what}' + (f' ({m.note})' if m.note else '')
     if m.status == 'not applied':
         return f'NOT APPLIED: {m.note}'
@@ -514,8 +539,9 @@ def write_markdown(path, muts, header):
         f.write('| id | file | config | mutation | result | killed by | s |\n')
         f.write('|---|---|---|---|---|---|---|\n')
         for m in muts:
-            by = ', '.join('`' + n + '`' + (' (timeout)' if r == 'TIMEOUT'
-                                            else '') for n, r in m.by)
+            by = '; '.join('`' + n + '`' + (' (timeout)' if r == 'TIMEOUT'
+                                            else f': {why}' if why else '')
+                           for n, r, why in m.by).replace('|', '\\|')
             status = m.status or 'not run'
             if status == 'survived':
                 status = '**survived**'
