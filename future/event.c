@@ -19,7 +19,7 @@ void weft__event_signal(struct weft__event *ev)
 		 * the word change and re-checks. */
 		atomic_fetch_and_explicit(&ev->word, ~SLEEPING,
 					  memory_order_relaxed);
-		weft__futex_wake(&ev->word, INT_MAX);
+		weft__futex_wake_consumers(&ev->word);
 	}
 }
 

@@ -44,13 +44,19 @@ int weft__futex_wait(_Atomic uint32_t *word, uint32_t expected,
 	}
 }
 
-void weft__futex_wake(_Atomic uint32_t *word, int n)
+int weft__futex_wake(_Atomic uint32_t *word, int n)
 {
 	/* Private futexes are keyed by address only: a wake on a word whose
 	 * object was just freed at most causes a spurious wake elsewhere.
 	 * weft still keeps a reference across every wake. */
-	if (syscall(SYS_futex, (void *)(uintptr_t)word,
-		    FUTEX_WAKE | FUTEX_PRIVATE_FLAG, n, NULL, NULL, 0) > 0)
+	long woken = syscall(SYS_futex, (void *)(uintptr_t)word,
+			     FUTEX_WAKE | FUTEX_PRIVATE_FLAG, n, NULL, NULL, 0);
+	return woken > 0 ? (int)woken : 0;
+}
+
+void weft__futex_wake_consumers(_Atomic uint32_t *word)
+{
+	if (weft__futex_wake(word, INT_MAX) > 0)
 		sched_yield();
 }
 

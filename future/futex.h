@@ -17,12 +17,18 @@
 int weft__futex_wait(_Atomic uint32_t *word, uint32_t expected,
 		     int64_t deadline_ns);
 
-/* Wakes up to n sleepers on word. If it woke one, the caller gives up its
- * CPU once (sched_yield): the kernel tends to queue a woken thread on its
- * waker's CPU, where the waker would otherwise keep it waiting while it
- * spins or keeps working (a parked round trip took 80 us instead of 8 on
- * two CPUs). */
-void weft__futex_wake(_Atomic uint32_t *word, int n);
+/* Wakes up to n sleepers on word; returns how many it woke. */
+int weft__futex_wake(_Atomic uint32_t *word, int n);
+
+/* Wakes every thread waiting for a result the caller has just published
+ * on word (a future's completion, an event). If it woke one, the caller
+ * gives up its CPU once: the kernel tends to queue a woken thread on its
+ * waker's CPU, where the waker, whose part is done, would keep the
+ * result's consumer waiting. Submitters waking a parked worker call
+ * weft__futex_wake instead: they are producers with more to do (a
+ * server's IO thread amid a batch of requests), and whoever then waits for
+ * the task's result yields as it spins (weft__spin_again). */
+void weft__futex_wake_consumers(_Atomic uint32_t *word);
 
 /* CLOCK_MONOTONIC in nanoseconds. */
 int64_t weft__now_ns(void);

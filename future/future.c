@@ -119,7 +119,7 @@ static void completed(struct weft_future *f, uint32_t old)
 	if (old & WEFT__LISTENERS)
 		deliver(f);
 	if (old & WEFT__WAITERS)
-		weft__futex_wake(&f->state, INT_MAX);
+		weft__futex_wake_consumers(&f->state);
 }
 
 bool weft__future_start(struct weft_future *f)

@@ -413,14 +413,12 @@ static struct weft_future *search(struct weft__worker *w, bool *searching)
 	weft_pool *p = w->pool;
 	/* A searcher must not keep a thread that waits for this CPU waiting.
 	 * A waiter that this worker's completion woke from its futex is
-	 * covered by the yield in weft__futex_wake. A worker just woken from
-	 * parking was most likely queued on its waker's CPU, and the waker
-	 * now spins there on the task's result: its first search that finds
-	 * nothing yields at once (without it a round trip to a parked pool
-	 * took 2-5 us longer). Otherwise the first yield waits
-	 * SEARCH_YIELD_NS: a hot pool's next task usually comes sooner, and
-	 * a yield costs 0.6 us even with nothing else to run (a round trip
-	 * to a hot pool: 0.98 -> 0.59 us). */
+	 * covered by the yield in weft__futex_wake_consumers. A worker just
+	 * woken from parking was most likely queued on its waker's CPU, where
+	 * the waker may now spin on the task's result: its first search that
+	 * finds nothing yields at once. Otherwise the first yield waits
+	 * SEARCH_YIELD_NS: a hot pool's next task usually comes sooner, and a
+	 * yield costs a system call even with nothing else to run. */
 	struct weft__spin spin;
 	weft__spin_start(&spin, weft__now_ns() + p->spin_ns,
 			 w->woken ? 0 : SEARCH_YIELD_NS, SEARCH_YIELD_NS);
