@@ -400,8 +400,10 @@ class Runner:
                     else self.args.cap
             limits[n] = lim
         self.limits[config] = (declared, limits)
-        self.tests[config] = sorted(declared,
-                                    key=lambda n: durations.get(n, 0))
+        # Fastest first; without a baseline, shortest declared timeout
+        # first.
+        self.tests[config] = sorted(
+            declared, key=lambda n: durations.get(n, declared[n]))
 
     def baseline(self, config):
         """Builds and tests the unmutated copy. Returns '' or why it

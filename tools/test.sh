@@ -12,6 +12,13 @@
 #                  (default 60s) at WEFT_STRESS_SCALE=SOAK_CI_SCALE (0.2)
 #   coverage       tools/coverage.sh: line coverage of deque/, future/,
 #                  runtime/ must be at least COVERAGE_MIN% (default 90)
+#   mutate         tools/mutate.py: MUTATE_CI (default 3) mutations of
+#                  tools/mutations.txt drawn at random (the seed is
+#                  printed), each built and tested in build-mutate/ci/;
+#                  fails if any mutation of the list no longer applies to
+#                  the sources or does not build. Killed or survived is
+#                  reported, not judged: the full run's kill rate is in
+#                  tests/MUTATIONS.md
 # The last line is the total: "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -110,6 +117,8 @@ tool fuzz tools/fuzz.sh "${FUZZ_CI:-20000}"
 SOAK_BUILD=build-release WEFT_STRESS_SCALE=${SOAK_CI_SCALE:-0.2} \
 	tool soak tools/soak.sh "${SOAK_CI:-60s}" build-soak-ci.log
 tool coverage tools/coverage.sh "${COVERAGE_MIN:-90}"
+tool mutate tools/mutate.py --sample "${MUTATE_CI:-3}" --no-baseline \
+	--cap 300 --dir build-mutate/ci
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
